@@ -1,0 +1,78 @@
+// npm run deploy [-- --region <name> ...]: setup, build, render, `cdktf deploy` of every stack (or the
+// shared stack and the named regions), then wait until every container is healthy and write .edge/outputs.json.
+import { parseArgs } from "node:util";
+import { mkdirSync } from "node:fs";
+import { stateDir } from "../../scripts/toolchain/paths.ts";
+import { StepError } from "../../scripts/toolchain/commands.ts";
+import { loadTopology, topologyPath } from "../topology/load.ts";
+import type { Topology } from "../topology/model.ts";
+import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
+import { buildUpstreamsImage, bundleUpstreams } from "../upstreams-image.ts";
+import { DAEMON_NOFILE_ENV, decideNofile } from "../nofile.ts";
+import { regionStackName, sharedStackName } from "../edge-app.ts";
+import { cdktf, terraformEnv } from "./cdktf-cli.ts";
+import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./deploy-environment.ts";
+import { waitHealthy } from "./docker-objects.ts";
+import { cdktfOutputsPath, writeDeployOutputs, type DeployOutputs } from "./outputs.ts";
+import { reportFailure, step } from "./step.ts";
+import { isEntryPoint } from "../../upstreams/service-process.ts";
+
+export interface DeployOptions {
+  /** Deploy only these regions' stacks (and the shared stack); all regions when empty. */
+  regions?: string[];
+  skipSetup?: boolean;
+}
+
+export function containerCount(topology: Topology): number {
+  return topology.regions.reduce(
+    (n, r) => n + r.pops.length + r.datacenter.ingressReplicas + 1 + Object.values(r.datacenter.apps).reduce((a, app) => a + app.replicas, 0),
+    0,
+  );
+}
+
+export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs> {
+  const started = performance.now();
+  if (!options.skipSetup) await step("setup", () => runProjectScript("setup", "scripts/setup.ts"));
+  await step("build filter", () => runProjectScript("build filter", "filters/region-router/build.ts"));
+  const path = topologyPath();
+  const topology = await step("load topology", () => loadTopology(path));
+  const unknown = (options.regions ?? []).filter((r) => !topology.regions.some((t) => t.name === r));
+  if (unknown.length > 0) {
+    throw new StepError("select regions", `unknown region(s): ${unknown.join(", ")}`, `choose from ${topology.regions.map((r) => r.name).join(", ")}`);
+  }
+  const daemonLimit = await step("measure the Docker daemon's open-files limit", daemonNofileHardLimit);
+  const nofile = decideNofile(topology.resources.nofile, daemonLimit);
+  if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
+  mkdirSync(stateDir, { recursive: true });
+  await step("signing keys", () => ensureSigningKeys(stateDir));
+  await step("services image", () => buildUpstreamsImage(topology.project, bundleUpstreams(topology.project)));
+  await step("check host ports", () => assertPortsFree(topology));
+
+  const stacks = options.regions?.length
+    ? [sharedStackName(topology), ...options.regions.map((r) => regionStackName(topology, r))]
+    : ["*"];
+  const env = terraformEnv({ [DAEMON_NOFILE_ENV]: String(daemonLimit), EDGE_TOPOLOGY: path });
+  const result = await step(`cdktf deploy ${stacks.join(" ")}`, () =>
+    cdktf(["deploy", ...stacks, "--auto-approve", "--skip-provider-lock", "--outputs-file", cdktfOutputsPath(), "--outputs-file-include-sensitive-outputs"], env),
+  );
+  if (result.code !== 0) {
+    throw new StepError("cdktf deploy", "Terraform reported errors (above)", "fix the cause and re-run `npm run deploy`; `npm run destroy` removes what was created");
+  }
+  const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, containerCount(topology), 180_000));
+  if (unhealthy.length > 0) {
+    throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, "read `docker logs <container>`");
+  }
+  const outputs = writeDeployOutputs(topology);
+  console.log(`deploy: ${containerCount(topology)} containers healthy in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  for (const pop of outputs.pops) console.log(`  ${pop.id.padEnd(28)} ${pop.clientUrl}  stats ${pop.statsUrl}/stats/prometheus`);
+  return outputs;
+}
+
+if (isEntryPoint(import.meta.url)) {
+  const { values } = parseArgs({ options: { region: { type: "string", multiple: true } } });
+  try {
+    await deploy({ regions: values.region });
+  } catch (e) {
+    process.exitCode = reportFailure("deploy", e);
+  }
+}

@@ -1,0 +1,37 @@
+// npm run destroy: removes everything the deploy created, also after a failed or partial deploy.
+import { run } from "../../scripts/toolchain/commands.ts";
+import { loadTopology, topologyPath } from "../topology/load.ts";
+import { cdktf, terraformEnv } from "./cdktf-cli.ts";
+import { projectObjects, type ProjectObjects } from "./docker-objects.ts";
+import { reportFailure, step } from "./step.ts";
+import { isEntryPoint } from "../../upstreams/service-process.ts";
+import { runProjectScript } from "./deploy-environment.ts";
+
+export async function destroy(): Promise<ProjectObjects> {
+  const path = topologyPath();
+  const topology = loadTopology(path);
+  await step("build filter", () => runProjectScript("build filter", "filters/region-router/build.ts"));
+  const result = await step("cdktf destroy", () => cdktf(["destroy", "*", "--auto-approve", "--skip-provider-lock"], terraformEnv({ EDGE_TOPOLOGY: path })));
+  // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
+  // recorded, so anything still carrying the project's label is removed too.
+  const leftover = projectObjects(topology.project);
+  await step("remove leftovers", () => {
+    if (leftover.containers.length) run("docker", ["rm", "-f", ...leftover.containers]);
+    if (leftover.networks.length) run("docker", ["network", "rm", ...leftover.networks]);
+    if (leftover.images.length) run("docker", ["rmi", "-f", ...leftover.images]);
+  });
+  const remaining = projectObjects(topology.project);
+  const count = remaining.containers.length + remaining.networks.length + remaining.images.length;
+  if (count > 0) throw new Error(`destroy left ${count} object(s): ${JSON.stringify(remaining)}`);
+  if (result.code !== 0) console.warn("destroy: cdktf destroy reported errors (above); the leftovers were removed by label");
+  console.log(`destroy: removed; leftovers swept: ${leftover.containers.length} container(s), ${leftover.networks.length} network(s), ${leftover.images.length} image(s)`);
+  return leftover;
+}
+
+if (isEntryPoint(import.meta.url)) {
+  try {
+    await destroy();
+  } catch (e) {
+    process.exitCode = reportFailure("destroy", e);
+  }
+}

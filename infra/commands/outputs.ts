@@ -1,0 +1,44 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { stateDir } from "../../scripts/toolchain/paths.ts";
+import type { Topology } from "../topology/model.ts";
+import type { PopOutput } from "../stacks/region-stack.ts";
+import { popId } from "../topology/names.ts";
+
+/** What `npm run deploy` leaves for load/ and the tests: `.edge/outputs.json`. */
+export interface DeployOutputs {
+  project: string;
+  regions: string[];
+  pops: PopOutput[];
+  tenants: { host: string; region: string }[];
+  apps: { name: string; prefix: string }[];
+  jwt: { issuer: string; audiences: string[]; regionClaim: string };
+}
+
+export const outputsPath = () => join(stateDir, "outputs.json");
+export const cdktfOutputsPath = () => join(stateDir, "cdktf-outputs.json");
+
+function isPopOutput(v: unknown): v is PopOutput {
+  return typeof v === "object" && v !== null && typeof (v as PopOutput).clientUrl === "string" && typeof (v as PopOutput).id === "string";
+}
+
+/** Merges the POP URLs cdktf reported (for the stacks just deployed) into the outputs file. */
+export function writeDeployOutputs(topology: Topology): DeployOutputs {
+  const previous: PopOutput[] = existsSync(outputsPath()) ? (JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs).pops : [];
+  const reported = existsSync(cdktfOutputsPath()) ? (JSON.parse(readFileSync(cdktfOutputsPath(), "utf8")) as Record<string, Record<string, unknown>>) : {};
+  const byId = new Map(previous.map((p) => [p.id, p]));
+  for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);
+  const pops = topology.regions.flatMap((r) => r.pops.map((p) => byId.get(popId(r.name, p.name)))).filter((p): p is PopOutput => p !== undefined);
+  const outputs: DeployOutputs = {
+    project: topology.project,
+    regions: topology.regions.map((r) => r.name),
+    pops,
+    tenants: topology.tenants,
+    apps: topology.apps,
+    jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim },
+  };
+  mkdirSync(dirname(outputsPath()), { recursive: true });
+  writeFileSync(`${outputsPath()}.tmp`, `${JSON.stringify(outputs, null, 2)}\n`);
+  renameSync(`${outputsPath()}.tmp`, outputsPath());
+  return outputs;
+}

@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Topology } from "./topology/model.ts";
+import { repoRoot, stateDir } from "../scripts/toolchain/paths.ts";
+import { pins } from "../scripts/toolchain/versions.ts";
+import { ensureSigningKeys } from "../upstreams/tokens/keys.ts";
+import { bundleUpstreams } from "./upstreams-image.ts";
+import { daemonNofileFromEnv, decideNofile, type NofileDecision } from "./nofile.ts";
+import { renderDockerEnvoyConfigs } from "./envoy-configs.ts";
+
+export interface DeployImages {
+  envoy: string;
+  upstreams: string;
+}
+
+/** Everything the stacks need besides the topology, gathered once per synth. */
+export interface DeployInputs {
+  stateDir: string;
+  images: DeployImages;
+  /** The rendered Envoy bootstrap of a POP or ingress container, by container name. */
+  envoyConfig(containerName: string): string;
+  filterWasmBase64: string;
+  jwks: string;
+  topologyYaml: string;
+  nofile: number;
+  nofileDecision: NofileDecision;
+}
+
+export const FILTER_WASM = join(repoRoot, "filters/region-router/build/region_router.wasm");
+
+export function collectDeployInputs(topology: Topology, topologyPath: string): DeployInputs {
+  if (!existsSync(FILTER_WASM)) {
+    throw new Error(`${FILTER_WASM} is missing: run \`npm run build\` first`);
+  }
+  const keys = ensureSigningKeys(stateDir);
+  const configs = renderDockerEnvoyConfigs(topology, topologyPath);
+  const nofileDecision = decideNofile(topology.resources.nofile, daemonNofileFromEnv());
+  return {
+    stateDir,
+    images: { envoy: pins.images.envoy.tag, upstreams: bundleUpstreams(topology.project).tag },
+    envoyConfig(containerName) {
+      const config = configs.get(containerName);
+      if (config === undefined) throw new Error(`no Envoy configuration was rendered for ${containerName}`);
+      return config;
+    },
+    filterWasmBase64: readFileSync(FILTER_WASM).toString("base64"),
+    jwks: readFileSync(keys.jwksPath, "utf8"),
+    topologyYaml: readFileSync(topologyPath, "utf8"),
+    nofile: nofileDecision.value,
+    nofileDecision,
+  };
+}

@@ -1,0 +1,172 @@
+// End to end on the local Docker Engine: deploy the default topology, drive k6 across regions, send bad
+// input through POPs, lose a POP under load, redeploy one region alone, destroy and check nothing is left.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify, parse } from "yaml";
+import { run } from "../../../scripts/toolchain/commands.ts";
+import { stateDir } from "../../../scripts/toolchain/paths.ts";
+import { loadTopology, DEFAULT_TOPOLOGY_PATH } from "../../topology/load.ts";
+import { popContainer, appContainer } from "../../topology/names.ts";
+import { ensureSigningKeys } from "../../../upstreams/tokens/keys.ts";
+import { signToken } from "../../../upstreams/tokens/sign.ts";
+import { runLoad } from "../../../load/run.ts";
+import { deploy } from "../../commands/deploy.ts";
+import { destroy } from "../../commands/destroy.ts";
+import { projectObjects } from "../../commands/docker-objects.ts";
+import type { DeployOutputs } from "../../commands/outputs.ts";
+import { LABEL_REGION, LABEL_PROJECT } from "../../constructs/labels.ts";
+import { get, routeOf } from "./http-probe.ts";
+
+const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
+const [home, away] = topology.regions as [(typeof topology.regions)[0], (typeof topology.regions)[0]];
+const app = topology.apps[0]!;
+const homeTenant = topology.tenants.find((t) => t.region === home.name)!;
+let outputs: DeployOutputs;
+let destroyed = false;
+
+function tokenFor(region: string, ttlSeconds = 600, key = ensureSigningKeys(stateDir).privateKey): string {
+  return signToken({ user: `user-${region}`, region, ttlSeconds, issuer: topology.jwt.issuer, audience: topology.jwt.audiences, key });
+}
+
+const popUrl = (region: string, index = 0) => outputs.pops.filter((p) => p.region === region)[index]!.clientUrl;
+
+before(async () => {
+  delete process.env.EDGE_TOPOLOGY;
+  outputs = await deploy({ skipSetup: true });
+});
+
+after(async () => {
+  if (!destroyed) await destroy();
+});
+
+test("deploy: every POP answers, with its own id in x-edge-pop", async () => {
+  assert.equal(outputs.pops.length, topology.regions.reduce((n, r) => n + r.pops.length, 0));
+  for (const pop of outputs.pops) {
+    const res = await get(`${pop.clientUrl}${app.prefix}/ping`, { host: homeTenant.host });
+    assert.equal(res.status, 200, `${pop.id}: ${res.body}`);
+    assert.equal(res.headers["x-edge-pop"], pop.id);
+    const stats = await get(`${pop.statsUrl}/stats/prometheus`);
+    assert.equal(stats.status, 200);
+    assert.match(stats.body, /envoy_server_live/);
+    assert.equal((await get(`${pop.statsUrl}/config_dump`)).status, 404, "only stats and readiness reach admin");
+  }
+});
+
+test("k6 smoke: every request is served by its owning region, with one sideways hop when it entered elsewhere", async () => {
+  const load = await runLoad({ profile: "smoke", output: "capture" });
+  assert.equal(load.exitCode, 0, `k6 failed:\n${load.stdout.slice(-3000)}\n${load.stderr.slice(-2000)}`);
+  const summary = load.summary!;
+  assert.ok(summary.requests > 100, `k6 sent ${summary.requests} requests`);
+  assert.ok(summary.failedRate < 0.01, `failed rate ${summary.failedRate}`);
+  assert.deepEqual(summary.failedThresholds, []);
+  for (const entry of topology.regions) {
+    for (const owner of topology.regions) {
+      const cells = summary.routeMatrix.filter((c) => c.entryRegion === entry.name && c.ownerRegion === owner.name);
+      const served = cells.filter((c) => c.count > 0);
+      assert.deepEqual(served.map((c) => c.servingRegion), [owner.name], `entry ${entry.name}, owner ${owner.name}: ${JSON.stringify(cells)}`);
+    }
+  }
+  console.log(`k6 smoke: ${summary.requests} requests, failed ${(summary.failedRate * 100).toFixed(2)}%, p95 by entry region ${JSON.stringify(Object.fromEntries(Object.entries(summary.latencyByEntryRegion).map(([r, v]) => [r, v?.["p(95)"]])))}`);
+});
+
+test("bad input: no token and an unknown tenant gets the fallback outcome (reject: 503 no_owner)", async () => {
+  assert.equal(topology.routing.fallback.policy, "reject");
+  const res = await get(`${popUrl(home.name)}${app.prefix}/x`, { host: "nobody.unknown.test" });
+  assert.equal(res.status, 503);
+  assert.equal(res.json<{ error: string }>().error, "no_owner");
+});
+
+test("bad input: a token signed by another key is rejected with 401 before routing", async () => {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const res = await get(`${popUrl(home.name)}${app.prefix}/x`, { host: homeTenant.host, authorization: `Bearer ${tokenFor(away.name, 600, privateKey)}` });
+  assert.equal(res.status, 401);
+  assert.equal(res.headers["x-edge-route"], undefined);
+});
+
+test("bad input: an expired token is rejected with 401", async () => {
+  const res = await get(`${popUrl(home.name)}${app.prefix}/x`, { authorization: `Bearer ${tokenFor(away.name, -120)}` });
+  assert.equal(res.status, 401);
+});
+
+test("bad input: a valid token naming an unknown region is refused with 403 unknown_region", async () => {
+  const res = await get(`${popUrl(home.name)}${app.prefix}/x`, { authorization: `Bearer ${tokenFor("atlantis")}` });
+  assert.equal(res.status, 403);
+  assert.equal(res.json<{ error: string }>().error, "unknown_region");
+});
+
+test("bad input: spoofed internal headers change nothing", async () => {
+  const res = await get(`${popUrl(home.name)}${app.prefix}/x`, {
+    host: homeTenant.host,
+    "x-edge-cluster": "discovery",
+    "x-edge-hops": "7",
+    "x-edge-user-region": away.name,
+  });
+  assert.equal(res.status, 200, res.body);
+  const body = res.json<{ region: string; hops: number; app: string }>();
+  assert.equal(body.region, home.name, "served by the tenant's region, not the spoofed claim's");
+  assert.equal(body.app, app.name, "not routed to the discovery cluster");
+  assert.equal(body.hops, 0);
+  const route = routeOf(res);
+  assert.equal(route.owner, home.name);
+  assert.notEqual(route.source, "jwt");
+  assert.equal(route.hops, "0");
+});
+
+test("bad input: a path no app serves gets 404 no_app from the filter", async () => {
+  const res = await get(`${popUrl(home.name)}/no-such-app/x`, { host: homeTenant.host });
+  assert.equal(res.status, 404);
+  assert.equal(res.json<{ error: string }>().error, "no_app");
+});
+
+test("failover: with one POP of a region stopped, its traffic keeps being served by its other POP (< 1% errors)", async () => {
+  const victim = home.pops[0]!;
+  const victimId = outputs.pops.find((p) => p.region === home.name && p.pop === victim.name)!.id;
+  // k6 enters through every POP except the stopped one; traffic owned by its region reaches it sideways.
+  const entryOutputs = join(stateDir, "outputs-failover.json");
+  writeFileSync(entryOutputs, JSON.stringify({ ...outputs, pops: outputs.pops.filter((p) => p.id !== victimId) }));
+  const loadRun = runLoad({ profile: "smoke", outputsFile: entryOutputs, output: "capture", duration: "30s" });
+  await new Promise((r) => setTimeout(r, 5000));
+  const stop = run("docker", ["stop", "-t", "0", popContainer(topology.project, home.name, victim.name)]);
+  assert.equal(stop.code, 0, stop.stderr);
+  const load = await loadRun;
+  run("docker", ["start", popContainer(topology.project, home.name, victim.name)]);
+  const summary = load.summary!;
+  assert.ok(summary, `k6 wrote no summary:\n${load.stderr.slice(-2000)}`);
+  assert.ok(summary.failedRate < 0.01, `error rate with a POP down: ${(summary.failedRate * 100).toFixed(2)}%`);
+  const servedHome = summary.routeMatrix.filter((c) => c.ownerRegion === home.name && c.servingRegion === home.name).reduce((n, c) => n + c.count, 0);
+  assert.ok(servedHome > 0, "the region kept serving its own traffic");
+  console.log(`failover: ${summary.requests} requests, ${(summary.failedRate * 100).toFixed(3)}% failed, ${servedHome} served by ${home.name} with ${victimId} stopped`);
+});
+
+test("deploy one region: redeploying one region's stack leaves every other region's containers untouched", async () => {
+  const idsOf = (region: string) =>
+    run("docker", ["ps", "-a", "--filter", `label=${LABEL_PROJECT}=${topology.project}`, "--filter", `label=${LABEL_REGION}=${region}`, "--format", "{{.Names}} {{.ID}}"]).stdout.trim().split("\n").sort();
+  const before = Object.fromEntries(topology.regions.map((r) => [r.name, idsOf(r.name)]));
+  // One fewer replica of one app in the home region: only the home region's stack changes.
+  const changed = parse(readFileSync(DEFAULT_TOPOLOGY_PATH, "utf8"));
+  changed.regions[0].datacenter.apps[app.name].replicas = 1;
+  const path = join(stateDir, "topology-one-region.yaml");
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(path, stringify(changed));
+  process.env.EDGE_TOPOLOGY = path;
+  try {
+    await deploy({ skipSetup: true, regions: [home.name] });
+  } finally {
+    delete process.env.EDGE_TOPOLOGY;
+  }
+  for (const region of topology.regions.slice(1)) assert.deepEqual(idsOf(region.name), before[region.name], `${region.name} was touched`);
+  const homeNames = idsOf(home.name).map((l) => l.split(" ")[0]);
+  assert.ok(!homeNames.includes(appContainer(topology.project, app.name, home.name, 2)), "the removed replica is gone");
+  const res = await get(`${popUrl(away.name)}${app.prefix}/x`, { host: homeTenant.host });
+  assert.equal(res.status, 200);
+  assert.equal(res.json<{ region: string }>().region, home.name);
+});
+
+test("destroy: no container, network or image of the deploy is left", async () => {
+  destroyed = true;
+  await destroy();
+  assert.deepEqual(projectObjects(topology.project), { containers: [], networks: [], images: [] });
+});

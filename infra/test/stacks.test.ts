@@ -1,0 +1,193 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { App, Testing } from "cdktf";
+import { validateTopology, loadTopology } from "../topology/load.ts";
+import type { Topology } from "../topology/model.ts";
+import { validRaw } from "../topology/test/fixtures.ts";
+import { appContainer, popContainer } from "../topology/names.ts";
+import { buildEdgeApp, regionStackName, sharedStackName } from "../edge-app.ts";
+import type { DeployInputs } from "../deploy-inputs.ts";
+import { decideNofile } from "../nofile.ts";
+import { backboneNetworkName, datacenterNetworkName } from "../network-names.ts";
+import { pins } from "../../scripts/toolchain/versions.ts";
+import { ENVOY_FILES } from "../constructs/container-settings.ts";
+import { LABEL_PROJECT, LABEL_REGION, LABEL_RIM, LABEL_ROLE } from "../constructs/labels.ts";
+
+interface SynthContainer {
+  name: string;
+  image: string;
+  networks_advanced: { name: string }[];
+  ports?: { internal: number; external: number; ip: string }[];
+  ulimit?: { name: string; soft: number; hard: number }[];
+  upload?: { file: string; content?: string; content_base64?: string }[];
+  labels: { label: string; value: string }[];
+  restart: string;
+  healthcheck?: { test: string[] };
+  memory: number;
+}
+
+function inputs(nofile: number): DeployInputs {
+  return {
+    stateDir: "/tmp/edgerim-test-state",
+    images: { envoy: pins.images.envoy.tag, upstreams: "shop/upstreams:0123456789ab" },
+    envoyConfig: (name) => `# envoy bootstrap of ${name}\n`,
+    filterWasmBase64: Buffer.from("wasm").toString("base64"),
+    jwks: '{"keys":[]}',
+    topologyYaml: "project: shop\n",
+    nofile,
+    nofileDecision: { value: nofile },
+  };
+}
+
+function synthRegions(topology: Topology, nofile = topology.resources.nofile) {
+  const app = Testing.app();
+  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(nofile));
+  const parse = (stack: Parameters<typeof Testing.synth>[0]) => JSON.parse(Testing.synth(stack)) as {
+    terraform: { required_providers: { docker: { version: string } }; backend: { local: { path: string } } };
+    provider: { docker: { host?: string }[] };
+    resource: { docker_container?: Record<string, SynthContainer>; docker_network?: Record<string, { name: string }>; docker_image?: Record<string, { name: string; keep_locally: boolean }> };
+    output?: Record<string, { value: { id: string; clientUrl: string; statsUrl: string } }>;
+  };
+  return { shared: parse(shared), regions: regions.map((r) => parse(r)) };
+}
+
+type SynthStack = { resource: { docker_container?: Record<string, SynthContainer>; docker_network?: Record<string, { name: string }> } };
+
+/** Containers with network references resolved to the network names they point at. */
+const containers = (stack: SynthStack) =>
+  Object.values(stack.resource.docker_container ?? {}).map((c) => ({
+    ...c,
+    networks_advanced: c.networks_advanced.map((n) => {
+      const ref = n.name.match(/^\$\{docker_network\.([^.]+)\.name\}$/);
+      return { name: ref ? stack.resource.docker_network![ref[1]!]!.name : n.name };
+    }),
+  }));
+const label = (c: SynthContainer, name: string) => c.labels.find((l) => l.label === name)?.value;
+
+test("Stacks: one shared stack plus one stack per region, named from the topology", () => {
+  const topology = validateTopology(validRaw());
+  const app = Testing.app();
+  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(1024 * 256));
+  assert.equal(shared.node.id, sharedStackName(topology));
+  assert.deepEqual(regions.map((r) => r.node.id), topology.regions.map((r) => regionStackName(topology, r.name)));
+  assert.deepEqual(regions.map((r) => r.dependencies.map((d) => d.node.id)), topology.regions.map(() => [sharedStackName(topology)]));
+});
+
+test("RegionStack: a region's containers are exactly its POPs, ingress, app replicas and discovery", () => {
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology);
+  topology.regions.forEach((region, i) => {
+    const names = containers(regions[i]!).map((c) => c.name).sort();
+    const expected = [
+      ...region.pops.map((p) => popContainer(topology.project, region.name, p.name)),
+      ...topology.apps.flatMap((a) => Array.from({ length: region.datacenter.apps[a.name]!.replicas }, (_, k) => appContainer(topology.project, a.name, region.name, k + 1))),
+      `${topology.project}-ingress-${region.name}-1`,
+      `${topology.project}-discovery-${region.name}`,
+    ].sort();
+    assert.deepEqual(names, expected);
+    for (const c of containers(regions[i]!)) {
+      assert.equal(label(c, LABEL_PROJECT), topology.project);
+      assert.equal(label(c, LABEL_REGION), region.name);
+      assert.equal(c.restart, "unless-stopped");
+      assert.ok(c.healthcheck?.test.length, `${c.name} has a health check`);
+      assert.ok(c.memory > 0, `${c.name} has a memory limit`);
+    }
+  });
+});
+
+test("Pop: client and stats ports are published on 127.0.0.1 only, and nothing else is published", () => {
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology);
+  const all = regions.flatMap(containers);
+  for (const c of all) {
+    for (const p of c.ports ?? []) assert.equal(p.ip, "127.0.0.1", `${c.name} publishes ${p.external} on ${p.ip}`);
+    if (label(c, LABEL_ROLE) !== "pop") assert.equal(c.ports?.length ?? 0, 0, `${c.name} is not a POP and publishes nothing`);
+  }
+  const pop = all.find((c) => c.name === popContainer(topology.project, "north", "p1"))!;
+  assert.deepEqual(pop.ports!.map((p) => [p.external, p.internal]).sort(), [[28001, topology.ports.popClient], [29001, topology.ports.envoyStats]].sort());
+});
+
+test("Networks: POPs join the backbone and their own datacenter network; the inner rim only its datacenter network", () => {
+  const topology = validateTopology(validRaw());
+  const { shared, regions } = synthRegions(topology);
+  assert.deepEqual(Object.values(shared.resource.docker_network!).map((n) => n.name), [backboneNetworkName(topology.project)]);
+  topology.regions.forEach((region, i) => {
+    const own = datacenterNetworkName(topology.project, region.name);
+    assert.deepEqual(Object.values(regions[i]!.resource.docker_network!).map((n) => n.name), [own]);
+    for (const c of containers(regions[i]!)) {
+      const nets = c.networks_advanced.map((n) => n.name).sort();
+      if (label(c, LABEL_RIM) === "outer") assert.deepEqual(nets, [backboneNetworkName(topology.project), own].sort());
+      else assert.deepEqual(nets, [own], `${c.name} must not reach other regions`);
+    }
+  });
+});
+
+test("Pop: nofile soft = hard = the topology value (262144 by default) when the daemon allows it", () => {
+  const topology = loadTopology();
+  assert.equal(topology.resources.nofile, 262144);
+  const { regions } = synthRegions(topology);
+  const envoys = regions.flatMap(containers).filter((c) => ["pop", "ingress"].includes(label(c, LABEL_ROLE)!));
+  assert.ok(envoys.length > 0);
+  for (const c of envoys) assert.deepEqual(c.ulimit, [{ name: "nofile", soft: 262144, hard: 262144 }]);
+});
+
+test("nofile: a lower daemon limit clamps with one visible warning; a higher or unknown one changes nothing", () => {
+  assert.deepEqual(decideNofile(262144, undefined), { value: 262144 });
+  assert.deepEqual(decideNofile(262144, 1048576), { value: 262144 });
+  const clamped = decideNofile(262144, 20000);
+  assert.equal(clamped.value, 20000);
+  assert.match(clamped.warning!, /^WARNING: resources\.nofile is 262144 .* hard limit is 20000/);
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology, clamped.value);
+  for (const c of regions.flatMap(containers).filter((c) => c.ulimit)) assert.deepEqual(c.ulimit, [{ name: "nofile", soft: 20000, hard: 20000 }]);
+});
+
+test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a change replaces only that POP)", () => {
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology);
+  const name = popContainer(topology.project, "south", "p1");
+  const pop = containers(regions[1]!).find((c) => c.name === name)!;
+  const files = Object.fromEntries(pop.upload!.map((u) => [u.file, u.content ?? u.content_base64]));
+  assert.equal(files[ENVOY_FILES.config], `# envoy bootstrap of ${name}\n`);
+  assert.equal(files[ENVOY_FILES.wasm], Buffer.from("wasm").toString("base64"));
+  assert.equal(files[ENVOY_FILES.jwks], '{"keys":[]}');
+});
+
+test("Stacks: the provider is pinned to the version setup builds, and state stays in the state folder", () => {
+  const topology = validateTopology(validRaw());
+  const { shared, regions } = synthRegions(topology);
+  for (const s of [shared, ...regions]) {
+    assert.equal(s.terraform.required_providers.docker.version, pins.dockerProvider.version);
+    assert.match(s.terraform.backend.local.path, /^\/tmp\/edgerim-test-state\/terraform\/shop-[a-z]+\.tfstate$/);
+  }
+  assert.equal(Object.values(shared.resource.docker_image!).find((i) => i.name.includes("upstreams"))!.keep_locally, false);
+});
+
+test("RegionStack: outputs give each POP's client and stats URL", () => {
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology);
+  const outputs = regions.flatMap((r) => Object.values(r.output ?? {}).map((o) => o.value));
+  assert.deepEqual(outputs.map((o) => [o.id, o.clientUrl, o.statsUrl]).sort(), [
+    ["north-p1", "http://127.0.0.1:28001", "http://127.0.0.1:29001"],
+    ["north-p2", "http://127.0.0.1:28002", "http://127.0.0.1:29002"],
+    ["south-p1", "http://127.0.0.1:28011", "http://127.0.0.1:29011"],
+  ]);
+});
+
+test("RegionStack: a region on another Docker host gets its own provider host, backbone and published backbone ports", () => {
+  const raw = validRaw();
+  raw.regions[0].dockerHost = "tcp://north.example.net:2376";
+  raw.regions[0].backbonePort = 30453;
+  raw.regions[1].dockerHost = "ssh://edge@south.example.net";
+  raw.regions[1].backbonePort = 30443;
+  const topology = validateTopology(raw);
+  const { regions } = synthRegions(topology);
+  const [north, south] = regions as [ReturnType<typeof synthRegions>["regions"][0], ReturnType<typeof synthRegions>["regions"][0]];
+  assert.equal(north.provider.docker[0]!.host, "tcp://north.example.net:2376");
+  assert.equal(south.provider.docker[0]!.host, "ssh://edge@south.example.net");
+  assert.ok(Object.values(south.resource.docker_network!).some((n) => n.name === backboneNetworkName(topology.project)));
+  const southPop = containers(south).find((c) => label(c, LABEL_ROLE) === "pop")!;
+  assert.ok(southPop.ports!.some((p) => p.external === 30443 && p.internal === topology.ports.popBackbone && p.ip === "0.0.0.0"));
+  const southOutput = Object.values(south.output!)[0]!.value;
+  assert.equal(southOutput.clientUrl, "http://south.example.net:28011");
+});

@@ -1,0 +1,80 @@
+// The route matrix: for each entry region (where a request entered the edge) and owner region
+// (where its user or tenant lives), how many requests each region's datacenter served. Built from
+// the tagged counter below; k6 only reports a tagged sub-metric in the summary when a threshold
+// names it, so every cell gets an always-true threshold.
+
+export const ROUTE_COUNTER = "edge_route_requests";
+/** Serving region recorded when no datacenter answered (error status or unreadable body). */
+export const NOT_SERVED = "none";
+
+export interface RouteCell {
+  entryRegion: string;
+  ownerRegion: string;
+  servingRegion: string;
+  count: number;
+}
+
+function cellMetric(entry: string, owner: string, serving: string): string {
+  return `${ROUTE_COUNTER}{entry_region:${entry},owner_region:${owner},serving_region:${serving}}`;
+}
+
+export function routeCellThresholds(regions: string[]): Record<string, string[]> {
+  const thresholds: Record<string, string[]> = {};
+  for (const entry of regions) {
+    for (const owner of regions) {
+      for (const serving of [...regions, NOT_SERVED]) thresholds[cellMetric(entry, owner, serving)] = ["count>=0"];
+    }
+  }
+  return thresholds;
+}
+
+interface SummaryMetric {
+  values?: Record<string, number>;
+}
+
+/** Non-empty cells, in region order. */
+export function routeMatrixFromMetrics(metrics: Record<string, SummaryMetric>, regions: string[]): RouteCell[] {
+  const cells: RouteCell[] = [];
+  for (const entryRegion of regions) {
+    for (const ownerRegion of regions) {
+      for (const servingRegion of [...regions, NOT_SERVED]) {
+        const count = metrics[cellMetric(entryRegion, ownerRegion, servingRegion)]?.values?.count ?? 0;
+        if (count > 0) cells.push({ entryRegion, ownerRegion, servingRegion, count });
+      }
+    }
+  }
+  return cells;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + " ".repeat(width - text.length);
+}
+
+/**
+ * Text table: one row per entry region, one column per owner region; each cell lists
+ * "<serving region> <count>", with "!" before a serving region that is not the owner.
+ */
+export function formatRouteMatrix(cells: RouteCell[], regions: string[]): string {
+  const header = ["entry \\ owner", ...regions];
+  const rows = regions.map((entry) => [
+    entry,
+    ...regions.map((owner) => {
+      const served = cells.filter((cell) => cell.entryRegion === entry && cell.ownerRegion === owner);
+      if (served.length === 0) return "-";
+      return served
+        .map((cell) => `${cell.servingRegion === owner ? "" : "!"}${cell.servingRegion} ${cell.count}`)
+        .join(", ");
+    }),
+  ]);
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row[column] ?? "").length)) + 2);
+  const line = (row: string[]) =>
+    row
+      .map((text, column) => pad(text, widths[column] ?? 0))
+      .join("")
+      .trimEnd();
+  return [
+    "route matrix: requests by entry region (rows) and owner region (columns) -> serving region",
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
+}
