@@ -101,7 +101,7 @@ function proveImageRuns(tag: string, args: string[], expect: RegExp): Proof {
 }
 
 function dockerNofileHardLimit(): string {
-  const r = run("docker", ["run", "--rm", "--entrypoint", "/usr/local/bin/busybox", pins.images.envoy.local, "sh", "-c", "ulimit -Hn"]);
+  const r = run("docker", ["run", "--rm", "--entrypoint", "/usr/local/bin/busybox", pins.images.envoy.tag, "sh", "-c", "ulimit -Hn"]);
   return r.code === 0 ? r.stdout.trim() : `unknown (${lastLine(r)})`;
 }
 
@@ -114,8 +114,8 @@ function main(): number {
   const proofs: Proof[] = [
     proveEnvoyLoadsWasm(),
     proveTerraformInit(),
-    proveImageRuns(pins.images.envoy.local, ["--version"], new RegExp(`/${pins.envoy.version.replace(/\./g, "\\.")}/`)),
-    proveImageRuns(pins.images.node.local, ["-e", "console.log('node', process.version)"], /node v\d+/),
+    proveImageRuns(pins.images.envoy.tag, ["--version"], new RegExp(`/${pins.envoy.version.replace(/\./g, "\\.")}/`)),
+    proveImageRuns(pins.images.node.tag, ["-e", "console.log('node', process.version)"], /node v\d+/),
   ];
   console.log();
   console.log(table([["proof", "result", "detail"], ...proofs.map((p) => [p.name, p.ok ? "ok" : "FAILED", p.detail])]));

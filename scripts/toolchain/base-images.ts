@@ -37,11 +37,11 @@ function nodeBinary() {
   return { source, target: "/usr/local/bin/node", version: process.version };
 }
 
-function makeImage(name: BaseImage["name"], tags: { local: string; registry: string }, binary: BaseImage["binary"]): BaseImage {
+function makeImage(name: BaseImage["name"], tags: { tag: string; registryBase: string }, binary: BaseImage["binary"]): BaseImage {
   const image: BaseImage = {
     name,
-    tag: tags.local,
-    registryBase: tags.registry,
+    tag: tags.tag,
+    registryBase: tags.registryBase,
     binary,
     recipe() {
       const h = createHash("sha256");

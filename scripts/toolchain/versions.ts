@@ -19,7 +19,8 @@ export const pins = {
     packagePath: "github.com/terraform-providers/terraform-provider-docker",
   },
   images: {
-    envoy: { local: "edgerim/envoy:1.40.0-local", registry: "envoyproxy/envoy:v1.40.0" },
-    node: { local: "edgerim/node:20-local", registry: "node:20-slim" },
+    // Built by `npm run setup` on a base assembled locally, or on `registryBase` with EDGE_IMAGE_SOURCE=registry.
+    envoy: { tag: "edgerim/envoy:1.40.0", registryBase: "envoyproxy/envoy:v1.40.0" },
+    node: { tag: "edgerim/node:20", registryBase: "node:20-slim" },
   },
 } as const;
