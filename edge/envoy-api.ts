@@ -1,0 +1,266 @@
+/**
+ * The subset of Envoy's v3 bootstrap API that edge/ renders, typed so a misspelt field fails to
+ * compile. Field names are Envoy's (snake_case); `@type` values pin each extension's proto.
+ */
+
+export type Duration = `${number}s`;
+
+export interface SocketAddress {
+  address: string;
+  port_value: number;
+}
+
+export interface Address {
+  socket_address: SocketAddress;
+}
+
+export interface Bootstrap {
+  node: { id: string; cluster: string };
+  admin: { address: Address };
+  static_resources: { listeners: Listener[]; clusters: Cluster[] };
+  overload_manager: OverloadManager;
+}
+
+// --- overload manager -------------------------------------------------------------------------
+
+export interface FixedHeapMonitor {
+  name: "envoy.resource_monitors.fixed_heap";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig";
+    max_heap_size_bytes: number;
+  };
+}
+
+export interface DownstreamConnectionsMonitor {
+  name: "envoy.resource_monitors.global_downstream_max_connections";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig";
+    max_active_downstream_connections: number;
+  };
+}
+
+export interface OverloadAction {
+  name: "envoy.overload_actions.shrink_heap" | "envoy.overload_actions.stop_accepting_requests";
+  triggers: { name: FixedHeapMonitor["name"]; threshold: { value: number } }[];
+}
+
+export interface OverloadManager {
+  refresh_interval: Duration;
+  resource_monitors: (FixedHeapMonitor | DownstreamConnectionsMonitor)[];
+  actions: OverloadAction[];
+}
+
+// --- listeners --------------------------------------------------------------------------------
+
+export interface Listener {
+  name: string;
+  address: Address;
+  per_connection_buffer_limit_bytes: number;
+  filter_chains: FilterChain[];
+}
+
+export interface FilterChain {
+  filters: NetworkFilter[];
+}
+
+export type NetworkFilter = ConnectionLimitFilter | HttpConnectionManagerFilter;
+
+export interface ConnectionLimitFilter {
+  name: "envoy.filters.network.connection_limit";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit";
+    stat_prefix: string;
+    max_connections: number;
+  };
+}
+
+export interface HttpConnectionManagerFilter {
+  name: "envoy.filters.network.http_connection_manager";
+  typed_config: HttpConnectionManager;
+}
+
+export interface Http2ProtocolOptions {
+  max_concurrent_streams: number;
+  initial_stream_window_size: number;
+  initial_connection_window_size: number;
+}
+
+export interface CommonHttpProtocolOptions {
+  idle_timeout?: Duration;
+  headers_with_underscores_action?: "ALLOW" | "REJECT_REQUEST" | "DROP_HEADER";
+}
+
+export interface HttpConnectionManager {
+  "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+  stat_prefix: string;
+  codec_type: "AUTO" | "HTTP1" | "HTTP2";
+  use_remote_address: boolean;
+  normalize_path: boolean;
+  merge_slashes: boolean;
+  max_request_headers_kb: number;
+  request_timeout: Duration;
+  request_headers_timeout: Duration;
+  stream_idle_timeout: Duration;
+  common_http_protocol_options: CommonHttpProtocolOptions;
+  http2_protocol_options: Http2ProtocolOptions;
+  early_header_mutation_extensions?: EarlyHeaderMutationExtension[];
+  route_config: RouteConfiguration;
+  http_filters: HttpFilter[];
+  access_log: AccessLog[];
+}
+
+/** A header mutation rule (envoy.config.common.mutation_rules.v3.HeaderMutation). */
+export type HeaderMutationRule = { remove: string } | { remove_on_match: { key_matcher: StringMatcher } };
+
+export type StringMatcher = { exact: string } | { prefix: string };
+
+export interface EarlyHeaderMutationExtension {
+  name: "envoy.http.early_header_mutation.header_mutation";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation";
+    mutations: HeaderMutationRule[];
+  };
+}
+
+export interface AccessLog {
+  name: "envoy.access_loggers.stdout";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+    log_format: { json_format: Record<string, string> };
+  };
+}
+
+// --- HTTP filters -----------------------------------------------------------------------------
+
+export type HttpFilter = JwtAuthnFilter | WasmFilter | RouterFilter;
+
+export interface JwtProvider {
+  issuer: string;
+  audiences: string[];
+  local_jwks: { filename: string };
+  forward: boolean;
+  claim_to_headers: { header_name: string; claim_name: string }[];
+  clear_route_cache: boolean;
+}
+
+export type JwtRequirement = { provider_name: string } | { allow_missing: Record<string, never> };
+
+export interface JwtAuthnFilter {
+  name: "envoy.filters.http.jwt_authn";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+    providers: Record<string, JwtProvider>;
+    rules: { match: { prefix: string }; requires: { requires_any: { requirements: JwtRequirement[] } } }[];
+  };
+}
+
+export interface WasmFilter {
+  name: "envoy.filters.http.wasm";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+    config: {
+      name: string;
+      root_id: string;
+      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue"; value: string };
+      vm_config: {
+        vm_id: string;
+        runtime: "envoy.wasm.runtime.v8";
+        code: { local: { filename: string } };
+      };
+      fail_open: boolean;
+    };
+  };
+}
+
+export interface RouterFilter {
+  name: "envoy.filters.http.router";
+  typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" };
+}
+
+// --- routes -----------------------------------------------------------------------------------
+
+export interface RouteConfiguration {
+  name: string;
+  virtual_hosts: VirtualHost[];
+}
+
+export interface VirtualHost {
+  name: string;
+  domains: string[];
+  routes: Route[];
+}
+
+/** Wraps a per-route filter override; `disabled` skips the filter on that route. */
+export interface FilterConfigOverride {
+  "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig";
+  disabled: boolean;
+}
+
+export interface Route {
+  name: string;
+  match: { prefix: string } | { path: string };
+  route?: RouteAction;
+  direct_response?: { status: number; body?: { inline_string: string } };
+  typed_per_filter_config?: Record<string, FilterConfigOverride>;
+}
+
+export interface RetryPolicy {
+  retry_on: string;
+  num_retries: number;
+  retry_host_predicate: {
+    name: "envoy.retry_host_predicates.previous_hosts";
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" };
+  }[];
+  host_selection_retry_max_attempts: number;
+}
+
+export type RouteAction =
+  | {
+      cluster_header: string;
+      cluster_not_found_response_code: "SERVICE_UNAVAILABLE" | "NOT_FOUND" | "INTERNAL_SERVER_ERROR";
+      timeout: Duration;
+      retry_policy: RetryPolicy;
+    }
+  | { cluster: string; timeout: Duration; retry_policy?: RetryPolicy };
+
+// --- clusters ---------------------------------------------------------------------------------
+
+export interface HttpProtocolOptions {
+  "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  common_http_protocol_options: CommonHttpProtocolOptions;
+  explicit_http_config:
+    | { http2_protocol_options: Http2ProtocolOptions }
+    | { http_protocol_options: Record<string, never> };
+}
+
+export interface HealthCheck {
+  timeout: Duration;
+  interval: Duration;
+  unhealthy_threshold: number;
+  healthy_threshold: number;
+  http_health_check: { path: string; codec_client_type: "HTTP1" | "HTTP2" };
+}
+
+export interface OutlierDetection {
+  consecutive_5xx: number;
+  consecutive_gateway_failure: number;
+  interval: Duration;
+  base_ejection_time: Duration;
+  max_ejection_percent: number;
+}
+
+export interface Cluster {
+  name: string;
+  type: "STATIC" | "STRICT_DNS";
+  dns_lookup_family?: "V4_ONLY";
+  connect_timeout: Duration;
+  lb_policy: "ROUND_ROBIN" | "LEAST_REQUEST";
+  per_connection_buffer_limit_bytes: number;
+  load_assignment: {
+    cluster_name: string;
+    endpoints: { lb_endpoints: { endpoint: { address: Address } }[] }[];
+  };
+  typed_extension_protocol_options?: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": HttpProtocolOptions };
+  health_checks?: HealthCheck[];
+  outlier_detection?: OutlierDetection;
+}

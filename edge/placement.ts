@@ -1,0 +1,152 @@
+import type { Region, Topology } from "../infra/topology/model.ts";
+import { backboneHostPort, findRegion, replicaCount } from "../infra/topology/inventory.ts";
+import { appContainer, discoveryContainer, ingressContainer, popContainer } from "../infra/topology/names.ts";
+
+/**
+ * Where each proxy listens and how it reaches its neighbours. The builders take a placement, so
+ * the same bootstrap renders for Docker containers and for processes on loopback in tests.
+ */
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface PopListeners {
+  client: Endpoint;
+  backbone: Endpoint;
+  admin: Endpoint;
+  stats: Endpoint;
+}
+
+export interface IngressListeners {
+  ingress: Endpoint;
+  admin: Endpoint;
+  stats: Endpoint;
+}
+
+export interface Placement {
+  popListeners(region: string, pop: string): PopListeners;
+  /** How peer POPs reach this POP's backbone listener; `fromRegion` is the caller's region when known. */
+  popBackboneEndpoint(region: string, pop: string, fromRegion?: string): Endpoint;
+  /** How a region's POPs reach its datacenter ingress replicas. */
+  ingressEndpoints(region: string): Endpoint[];
+  ingressListeners(region: string, replica: number): IngressListeners;
+  /** How the ingress reaches the app replicas. */
+  appEndpoints(region: string, app: string): Endpoint[];
+  discoveryEndpoint(region: string): Endpoint;
+  /** Docker names need DNS (STRICT_DNS); loopback addresses are literal (STATIC). */
+  clusterType: "STRICT_DNS" | "STATIC";
+}
+
+export interface RenderInputs {
+  /** Compiled region-router module, as the proxy sees the path. */
+  wasmPath: string;
+  /** JWKS file with the public keys that sign user tokens, as the proxy sees the path. */
+  jwksPath: string;
+  /** Topology file named in the generated header. */
+  topologyPath: string;
+}
+
+/** Paths inside the Envoy containers where the deployment mounts the filter and the JWKS. */
+export const CONTAINER_WASM_PATH = "/etc/edgerim/filters/region_router.wasm";
+export const CONTAINER_JWKS_PATH = "/etc/edgerim/jwt/jwks.json";
+
+const ANY_ADDRESS = "0.0.0.0";
+const LOOPBACK = "127.0.0.1";
+
+function replicas(count: number): number[] {
+  return Array.from({ length: count }, (_, index) => index + 1);
+}
+
+/** Host part of an `ssh://[user@]host[:port]` or `tcp://host:port` Docker host. */
+export function dockerHostAddress(dockerHost: string): string {
+  const host = new URL(dockerHost).hostname;
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/**
+ * Containers on a shared Docker network, reached by container name on their container ports.
+ * A peer on another Docker host is reached at that host's address on the backbone port its POP
+ * publishes (`backbonePort + index`).
+ */
+export function dockerPlacement(topology: Topology): Placement {
+  const { project, ports } = topology;
+  const region = (name: string): Region => findRegion(topology, name);
+  return {
+    clusterType: "STRICT_DNS",
+    popListeners: () => ({
+      client: { address: ANY_ADDRESS, port: ports.popClient },
+      backbone: { address: ANY_ADDRESS, port: ports.popBackbone },
+      admin: { address: LOOPBACK, port: ports.envoyAdmin },
+      stats: { address: ANY_ADDRESS, port: ports.envoyStats },
+    }),
+    popBackboneEndpoint(regionName, popName, fromRegion) {
+      const target = region(regionName);
+      const from = fromRegion === undefined ? undefined : region(fromRegion);
+      const index = target.pops.findIndex((pop) => pop.name === popName);
+      if (index < 0) throw new Error(`unknown POP ${popName} in region ${regionName}`);
+      const published = backboneHostPort(target, index);
+      if (from && target.dockerHost !== undefined && from.dockerHost !== target.dockerHost && published !== undefined) {
+        return { address: dockerHostAddress(target.dockerHost), port: published };
+      }
+      return { address: popContainer(project, regionName, popName), port: ports.popBackbone };
+    },
+    ingressEndpoints: (regionName) =>
+      replicas(region(regionName).datacenter.ingressReplicas).map((replica) => ({
+        address: ingressContainer(project, regionName, replica),
+        port: ports.ingress,
+      })),
+    ingressListeners: () => ({
+      ingress: { address: ANY_ADDRESS, port: ports.ingress },
+      admin: { address: LOOPBACK, port: ports.envoyAdmin },
+      stats: { address: ANY_ADDRESS, port: ports.envoyStats },
+    }),
+    appEndpoints: (regionName, app) =>
+      replicas(replicaCount(region(regionName), app)).map((replica) => ({
+        address: appContainer(project, app, regionName, replica),
+        port: ports.app,
+      })),
+    discoveryEndpoint: (regionName) => ({ address: discoveryContainer(project, region(regionName).name), port: ports.discovery }),
+  };
+}
+
+/**
+ * Every proxy and service of the topology on 127.0.0.1, each listener on its own port from
+ * `allocatePort` (called once per port, in a fixed order, when the placement is created).
+ */
+export function loopbackPlacement(topology: Topology, allocatePort: () => number): Placement {
+  const at = (): Endpoint => ({ address: LOOPBACK, port: allocatePort() });
+  const pops = new Map<string, PopListeners>();
+  const ingresses = new Map<string, IngressListeners[]>();
+  const apps = new Map<string, Endpoint[]>();
+  const discovery = new Map<string, Endpoint>();
+  for (const region of topology.regions) {
+    for (const pop of region.pops) {
+      pops.set(`${region.name}/${pop.name}`, { client: at(), backbone: at(), admin: at(), stats: at() });
+    }
+    ingresses.set(region.name, replicas(region.datacenter.ingressReplicas).map(() => ({ ingress: at(), admin: at(), stats: at() })));
+    for (const app of topology.apps) {
+      apps.set(`${region.name}/${app.name}`, replicas(replicaCount(region, app.name)).map(at));
+    }
+    discovery.set(region.name, at());
+  }
+  const lookup = <T>(map: Map<string, T>, key: string): T => {
+    const value = map.get(key);
+    if (value === undefined) throw new Error(`no loopback placement for ${key}`);
+    return value;
+  };
+  return {
+    clusterType: "STATIC",
+    popListeners: (region, pop) => lookup(pops, `${region}/${pop}`),
+    popBackboneEndpoint: (region, pop) => lookup(pops, `${region}/${pop}`).backbone,
+    ingressEndpoints: (region) => lookup(ingresses, region).map((listeners) => listeners.ingress),
+    ingressListeners: (region, replica) => {
+      const listeners = lookup(ingresses, region)[replica - 1];
+      if (!listeners) throw new Error(`no ingress replica ${replica} in region ${region}`);
+      return listeners;
+    },
+    appEndpoints: (region, app) => lookup(apps, `${region}/${app}`),
+    discoveryEndpoint: (region) => lookup(discovery, region),
+  };
+}

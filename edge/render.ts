@@ -1,0 +1,49 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { loadTopology, topologyPath, TopologyError } from "../infra/topology/load.ts";
+import { renderProxies, writeProxies } from "./bootstraps.ts";
+import { mermaidDiagram } from "./diagram.ts";
+import { CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerPlacement } from "./placement.ts";
+
+const USAGE = `usage: npm run render -- --out DIR [--topology FILE] [--wasm-path PATH] [--jwks-path PATH]
+       npm run render -- --diagram [--topology FILE]
+Writes one Envoy bootstrap per POP and datacenter ingress replica (<container>.yaml, Docker placement)
+and region-router/<pop id>.json; --diagram prints the Mermaid diagram of the topology.
+--wasm-path and --jwks-path are paths inside the containers (defaults ${CONTAINER_WASM_PATH}, ${CONTAINER_JWKS_PATH}).`;
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string" },
+      topology: { type: "string" },
+      "wasm-path": { type: "string", default: CONTAINER_WASM_PATH },
+      "jwks-path": { type: "string", default: CONTAINER_JWKS_PATH },
+      diagram: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.out === undefined && !values.diagram) {
+    console.error(`render: nothing to do: pass --out DIR or --diagram\n${USAGE}`);
+    return 2;
+  }
+  const source = topologyPath(values.topology);
+  const topology = loadTopology(source);
+  if (values.diagram) process.stdout.write(mermaidDiagram(topology));
+  if (values.out !== undefined) {
+    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source };
+    const files = writeProxies(resolve(values.out), renderProxies(topology, dockerPlacement(topology), inputs), inputs);
+    console.error(`rendered ${files.length} bootstraps into ${resolve(values.out)}`);
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = main();
+} catch (error) {
+  console.error(error instanceof TopologyError ? error.message : `render failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

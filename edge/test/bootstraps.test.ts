@@ -1,0 +1,346 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import type { Topology } from "../../infra/topology/model.ts";
+import { validateTopology } from "../../infra/topology/load.ts";
+import { DISCOVERY_CLUSTER, localCluster, peerCluster, popContainer } from "../../infra/topology/names.ts";
+import { bootstrapYaml, renderProxies, type RenderedProxy } from "../bootstraps.ts";
+import type { Bootstrap, Cluster, HttpConnectionManager, Listener, RouteAction, WasmFilter } from "../envoy-api.ts";
+import type { RegionRouterConfig } from "../filter-config.ts";
+import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, INTERNAL_HEADER_PREFIX, POP_HEADER, ROUTE_HEADER } from "../headers.ts";
+import { dockerPlacement, loopbackPlacement, type Placement } from "../placement.ts";
+import { defaultTopology, fourRegionTopology, sequentialPorts } from "./fixtures.ts";
+
+const inputs = { wasmPath: "/opt/region_router.wasm", jwksPath: "/opt/jwks.json", topologyPath: "/work/topologies/t.yaml" };
+const INTERNAL_HEADERS = [CLUSTER_HEADER, HOP_HEADER, CLAIM_HEADER, POP_HEADER, ROUTE_HEADER];
+
+function listener(bootstrap: Bootstrap, name: string): Listener {
+  const found = bootstrap.static_resources.listeners.find((candidate) => candidate.name === name);
+  assert.ok(found, `listener ${name} missing`);
+  return found;
+}
+
+function connectionManager(target: Listener): HttpConnectionManager {
+  const filter = target.filter_chains[0]?.filters.find((candidate) => candidate.name === "envoy.filters.network.http_connection_manager");
+  assert.ok(filter && filter.name === "envoy.filters.network.http_connection_manager");
+  return filter.typed_config;
+}
+
+function clusterNamed(bootstrap: Bootstrap, name: string): Cluster {
+  const found = bootstrap.static_resources.clusters.find((candidate) => candidate.name === name);
+  assert.ok(found, `cluster ${name} missing`);
+  return found;
+}
+
+function endpointsOf(target: Cluster): string[] {
+  return target.load_assignment.endpoints.flatMap((group) =>
+    group.lb_endpoints.map(({ endpoint }) => `${endpoint.address.socket_address.address}:${endpoint.address.socket_address.port_value}`),
+  );
+}
+
+function filterConfig(bootstrap: Bootstrap, listenerName: string): RegionRouterConfig {
+  const wasm = connectionManager(listener(bootstrap, listenerName)).http_filters.find(
+    (filter): filter is WasmFilter => filter.name === "envoy.filters.http.wasm",
+  );
+  assert.ok(wasm, `no wasm filter on ${listenerName}`);
+  return JSON.parse(wasm.typed_config.config.configuration.value) as RegionRouterConfig;
+}
+
+/** Every cluster the region router can put in the cluster header, from its own configuration. */
+function clustersTheFilterCanName(config: RegionRouterConfig): string[] {
+  const local = config.apps.map(({ app }) => config.localClusterPattern.replace("{app}", app).replace("{region}", config.region));
+  const peers = config.regions.filter((region) => region !== config.region).map((region) => config.peerClusterPattern.replace("{region}", region));
+  return [...local, ...peers];
+}
+
+function pops(proxies: RenderedProxy[]) {
+  return proxies.flatMap((proxy) => (proxy.kind === "pop" ? [proxy] : []));
+}
+
+function ingresses(proxies: RenderedProxy[]) {
+  return proxies.flatMap((proxy) => (proxy.kind === "ingress" ? [proxy] : []));
+}
+
+const topologies: [string, () => Topology][] = [
+  ["default topology", defaultTopology],
+  ["four-region topology", fourRegionTopology],
+];
+
+for (const [label, build] of topologies) {
+  const topology = build();
+  const placements: [string, Placement][] = [
+    ["docker", dockerPlacement(topology)],
+    ["loopback", loopbackPlacement(topology, sequentialPorts())],
+  ];
+  for (const [placementLabel, placement] of placements) {
+    describe(`${label}, ${placementLabel} placement`, () => {
+      const proxies = renderProxies(topology, placement, inputs);
+
+      it("Render: one bootstrap per POP and per ingress replica", () => {
+        const popCount = topology.regions.reduce((sum, region) => sum + region.pops.length, 0);
+        const ingressCount = topology.regions.reduce((sum, region) => sum + region.datacenter.ingressReplicas, 0);
+        assert.equal(pops(proxies).length, popCount);
+        assert.equal(ingresses(proxies).length, ingressCount);
+        assert.equal(new Set(proxies.map((proxy) => proxy.container)).size, proxies.length);
+      });
+
+      it("POP: every peer region has an edge-router cluster with all of that region's POPs", () => {
+        for (const proxy of pops(proxies)) {
+          for (const peer of topology.regions.filter((region) => region.name !== proxy.region)) {
+            const peerRouters = clusterNamed(proxy.bootstrap, peerCluster(peer.name));
+            const expected = peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, proxy.region));
+            assert.deepEqual(endpointsOf(peerRouters), expected.map((endpoint) => `${endpoint.address}:${endpoint.port}`));
+            assert.equal(peerRouters.health_checks?.[0]?.http_health_check.path, "/edge/healthz");
+            assert.ok(peerRouters.outlier_detection);
+          }
+          assert.equal(
+            proxy.bootstrap.static_resources.clusters.some((candidate) => candidate.name === peerCluster(proxy.region)),
+            false,
+            "a POP never has a peer cluster for its own region",
+          );
+        }
+      });
+
+      it("POP: the clusters are exactly those the filter can name, plus discovery and admin", () => {
+        for (const proxy of pops(proxies)) {
+          const nameable = clustersTheFilterCanName(filterConfig(proxy.bootstrap, "public"));
+          const names = proxy.bootstrap.static_resources.clusters.map((candidate) => candidate.name);
+          assert.deepEqual([...names].sort(), [...nameable, DISCOVERY_CLUSTER, "admin"].sort());
+          assert.equal(names.length, new Set(names).size);
+          const expectedLocal = topology.apps.map((app) => localCluster(app.name, proxy.region));
+          for (const local of expectedLocal) {
+            assert.deepEqual(
+              endpointsOf(clusterNamed(proxy.bootstrap, local)),
+              placement.ingressEndpoints(proxy.region).map((endpoint) => `${endpoint.address}:${endpoint.port}`),
+            );
+          }
+          const discovery = placement.discoveryEndpoint(proxy.region);
+          assert.deepEqual(endpointsOf(clusterNamed(proxy.bootstrap, DISCOVERY_CLUSTER)), [`${discovery.address}:${discovery.port}`]);
+        }
+      });
+
+      it("POP: the filter configuration names its own region and POP and every region", () => {
+        for (const proxy of pops(proxies)) {
+          for (const listenerName of ["public", "backbone"]) {
+            const config = filterConfig(proxy.bootstrap, listenerName);
+            assert.equal(config.region, proxy.region);
+            assert.equal(config.pop, `${proxy.region}-${proxy.pop}`);
+            assert.deepEqual(config.regions, topology.regions.map((region) => region.name));
+            assert.deepEqual(config.apps, topology.apps.map((app) => ({ prefix: app.prefix, app: app.name })));
+            assert.equal(config.maxHops, topology.routing.maxHops);
+            assert.deepEqual(config.fallback, topology.routing.fallback);
+            assert.equal(config.discovery.timeoutMs, topology.routing.discovery.timeoutMs);
+            assert.deepEqual(config, proxy.filterConfig);
+          }
+        }
+      });
+
+      it("POP: the public listener strips every internal request header before any filter", () => {
+        for (const proxy of pops(proxies)) {
+          const hcm = connectionManager(listener(proxy.bootstrap, "public"));
+          const mutations = hcm.early_header_mutation_extensions?.flatMap((extension) => extension.typed_config.mutations) ?? [];
+          assert.deepEqual(mutations, [{ remove_on_match: { key_matcher: { prefix: INTERNAL_HEADER_PREFIX } } }]);
+          for (const header of INTERNAL_HEADERS) assert.ok(header.startsWith(INTERNAL_HEADER_PREFIX), header);
+        }
+      });
+
+      it("POP: the backbone strips the cluster and claim headers but keeps the hop count", () => {
+        for (const proxy of pops(proxies)) {
+          const hcm = connectionManager(listener(proxy.bootstrap, "backbone"));
+          const mutations = hcm.early_header_mutation_extensions?.flatMap((extension) => extension.typed_config.mutations) ?? [];
+          const removed = mutations.map((mutation) => ("remove" in mutation ? mutation.remove : `match:${JSON.stringify(mutation)}`));
+          assert.deepEqual(removed.sort(), [CLAIM_HEADER, CLUSTER_HEADER].sort());
+          assert.equal(removed.includes(HOP_HEADER), false);
+        }
+      });
+
+      it("POP: JWT is verified before the region router, which runs before the router", () => {
+        for (const proxy of pops(proxies)) {
+          for (const listenerName of ["public", "backbone"]) {
+            const filters = connectionManager(listener(proxy.bootstrap, listenerName)).http_filters;
+            assert.deepEqual(filters.map((filter) => filter.name), [
+              "envoy.filters.http.jwt_authn", "envoy.filters.http.wasm", "envoy.filters.http.router",
+            ]);
+            const jwt = filters[0];
+            assert.ok(jwt?.name === "envoy.filters.http.jwt_authn");
+            const providers = Object.values(jwt.typed_config.providers);
+            assert.equal(providers.length, 1);
+            assert.equal(providers[0]!.issuer, topology.jwt.issuer);
+            assert.deepEqual(providers[0]!.audiences, topology.jwt.audiences);
+            assert.deepEqual(providers[0]!.claim_to_headers, [{ header_name: CLAIM_HEADER, claim_name: topology.jwt.regionClaim }]);
+            assert.equal(providers[0]!.local_jwks.filename, inputs.jwksPath);
+            assert.deepEqual(jwt.typed_config.rules[0]!.requires.requires_any.requirements[1], { allow_missing: {} });
+            const wasm = filters[1];
+            assert.ok(wasm?.name === "envoy.filters.http.wasm");
+            assert.equal(wasm.typed_config.config.root_id, "region_router");
+            assert.equal(wasm.typed_config.config.fail_open, false);
+            assert.equal(wasm.typed_config.config.vm_config.code.local.filename, inputs.wasmPath);
+          }
+        }
+      });
+
+      it("POP: each app prefix routes by the cluster header, 503 when the cluster is unknown", () => {
+        for (const proxy of pops(proxies)) {
+          const routes = connectionManager(listener(proxy.bootstrap, "public")).route_config.virtual_hosts.flatMap((host) => host.routes);
+          assert.deepEqual(routes.map((route) => ("prefix" in route.match ? route.match.prefix : route.match.path)), topology.apps.map((app) => app.prefix));
+          for (const route of routes) {
+            const action = route.route as Extract<RouteAction, { cluster_header: string }>;
+            assert.equal(action.cluster_header, CLUSTER_HEADER);
+            assert.equal(action.cluster_not_found_response_code, "SERVICE_UNAVAILABLE");
+            assert.equal(action.retry_policy.num_retries, 2);
+            assert.equal(action.retry_policy.retry_host_predicate[0]?.name, "envoy.retry_host_predicates.previous_hosts");
+          }
+          const backbone = connectionManager(listener(proxy.bootstrap, "backbone")).route_config.virtual_hosts.flatMap((host) => host.routes);
+          const health = backbone[0]!;
+          assert.deepEqual(health.match, { path: "/edge/healthz" });
+          assert.equal(health.direct_response?.status, 200);
+          assert.deepEqual(Object.keys(health.typed_per_filter_config ?? {}).sort(), ["envoy.filters.http.jwt_authn", "envoy.filters.http.wasm"]);
+        }
+      });
+
+      it("Proxy: admin listens on 127.0.0.1 and the stats listener forwards only metrics and readiness", () => {
+        for (const proxy of proxies) {
+          const admin = proxy.bootstrap.admin.address.socket_address;
+          assert.equal(admin.address, "127.0.0.1");
+          assert.deepEqual(endpointsOf(clusterNamed(proxy.bootstrap, "admin")), [`127.0.0.1:${admin.port_value}`]);
+          const routes = connectionManager(listener(proxy.bootstrap, "stats")).route_config.virtual_hosts.flatMap((host) => host.routes);
+          const forwarded = routes.filter((route) => route.route !== undefined);
+          assert.deepEqual(forwarded.map((route) => route.match), [{ path: "/stats/prometheus" }, { path: "/ready" }]);
+          assert.deepEqual(routes.at(-1), { name: "not-exposed", match: { prefix: "/" }, direct_response: { status: 404 } });
+          for (const current of proxy.bootstrap.static_resources.listeners) {
+            assert.notEqual(current.address.socket_address.port_value, admin.port_value);
+          }
+        }
+      });
+
+      it("Proxy: edge hardening applies to every listener and cluster", () => {
+        for (const proxy of proxies) {
+          const memory = proxy.kind === "pop" ? topology.resources.memoryMb.pop : topology.resources.memoryMb.ingress;
+          const heap = proxy.bootstrap.overload_manager.resource_monitors.find((monitor) => monitor.name === "envoy.resource_monitors.fixed_heap");
+          assert.ok(heap?.name === "envoy.resource_monitors.fixed_heap");
+          assert.ok(heap.typed_config.max_heap_size_bytes < memory * 1024 * 1024, "heap limit below the container limit");
+          assert.ok(heap.typed_config.max_heap_size_bytes >= memory * 1024 * 1024 * 0.5);
+          assert.deepEqual(
+            proxy.bootstrap.overload_manager.actions.map((action) => [action.name, action.triggers[0]?.threshold.value]),
+            [["envoy.overload_actions.shrink_heap", 0.95], ["envoy.overload_actions.stop_accepting_requests", 0.98]],
+          );
+          for (const current of proxy.bootstrap.static_resources.listeners) {
+            assert.equal(current.per_connection_buffer_limit_bytes, 32768);
+            const limit = current.filter_chains[0]!.filters[0]!;
+            assert.ok(limit.name === "envoy.filters.network.connection_limit");
+            assert.equal(limit.typed_config.max_connections, topology.resources.connections.perListener);
+            const hcm = connectionManager(current);
+            assert.equal(hcm.use_remote_address, true);
+            assert.equal(hcm.common_http_protocol_options.headers_with_underscores_action, "REJECT_REQUEST");
+            assert.equal(hcm.normalize_path && hcm.merge_slashes, true);
+            assert.equal(hcm.max_request_headers_kb, 60);
+            assert.deepEqual(hcm.http2_protocol_options, { max_concurrent_streams: 100, initial_stream_window_size: 65536, initial_connection_window_size: 1048576 });
+          }
+          for (const current of proxy.bootstrap.static_resources.clusters) {
+            assert.equal(current.per_connection_buffer_limit_bytes, 32768);
+            assert.equal(current.type, current.name === "admin" ? "STATIC" : placement.clusterType);
+          }
+        }
+      });
+
+      it("Ingress: each app prefix routes to that app's replicas, health checked over HTTP/2", () => {
+        for (const proxy of ingresses(proxies)) {
+          const routes = connectionManager(listener(proxy.bootstrap, "ingress")).route_config.virtual_hosts.flatMap((host) => host.routes);
+          const appRoutes = routes.filter((route) => route.route !== undefined);
+          assert.deepEqual(
+            appRoutes.map((route) => [("prefix" in route.match ? route.match.prefix : ""), route.route && "cluster" in route.route ? route.route.cluster : ""]),
+            topology.apps.map((app) => [app.prefix, app.name]),
+          );
+          for (const app of topology.apps) {
+            const appCluster = clusterNamed(proxy.bootstrap, app.name);
+            assert.deepEqual(
+              endpointsOf(appCluster),
+              placement.appEndpoints(proxy.region, app.name).map((endpoint) => `${endpoint.address}:${endpoint.port}`),
+            );
+            assert.equal(appCluster.health_checks?.[0]?.http_health_check.path, "/healthz");
+            const protocol = appCluster.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+            assert.ok(protocol && "http2_protocol_options" in protocol.explicit_http_config);
+          }
+          assert.deepEqual(routes[0]?.match, { path: "/edge/healthz" });
+        }
+      });
+
+      it("YAML: starts with the generated header and parses back to the same bootstrap", () => {
+        for (const proxy of proxies) {
+          const text = bootstrapYaml(proxy.bootstrap, inputs.topologyPath);
+          assert.equal(text.split("\n")[0], "# generated from the topology (/work/topologies/t.yaml); do not edit");
+          assert.deepEqual(parse(text), proxy.bootstrap);
+        }
+      });
+    });
+  }
+}
+
+describe("placements", () => {
+  it("Docker placement: POPs reach peers by container name on the backbone port", () => {
+    const topology = fourRegionTopology();
+    const placement = dockerPlacement(topology);
+    assert.deepEqual(placement.popBackboneEndpoint("eu-central", "ams", "na-west"), {
+      address: popContainer("rim4", "eu-central", "ams"),
+      port: 10443,
+    });
+    assert.deepEqual(placement.ingressEndpoints("ap-north").map((endpoint) => endpoint.address), [
+      "rim4-ingress-ap-north-1", "rim4-ingress-ap-north-2", "rim4-ingress-ap-north-3",
+    ]);
+    assert.deepEqual(placement.appEndpoints("na-west", "media"), [
+      { address: "rim4-app-media-na-west-1", port: 8080 },
+      { address: "rim4-app-media-na-west-2", port: 8080 },
+      { address: "rim4-app-media-na-west-3", port: 8080 },
+    ]);
+    assert.deepEqual(placement.discoveryEndpoint("sa-east"), { address: "rim4-discovery-sa-east", port: 8080 });
+    assert.equal(placement.popListeners("sa-east", "gru").admin.address, "127.0.0.1");
+  });
+
+  it("Docker placement: a region on another Docker host is reached at that host's published backbone port", () => {
+    const topology = validateTopology({
+      project: "split",
+      jwt: { issuer: "https://id.split.test", audiences: ["split"] },
+      apps: [{ name: "web", prefix: "/web" }],
+      regions: [
+        {
+          name: "left",
+          dockerHost: "ssh://ops@left.hosts.test",
+          backbonePort: 18400,
+          pops: [{ name: "a", clientPort: 18001, statsPort: 19001 }],
+          datacenter: { apps: { web: { replicas: 1 } } },
+        },
+        {
+          name: "right",
+          dockerHost: "tcp://10.9.8.7:2376",
+          backbonePort: 18500,
+          pops: [
+            { name: "a", clientPort: 18011, statsPort: 19011 },
+            { name: "b", clientPort: 18012, statsPort: 19012 },
+          ],
+          datacenter: { apps: { web: { replicas: 1 } } },
+        },
+      ],
+    });
+    const placement = dockerPlacement(topology);
+    const [leftPop] = pops(renderProxies(topology, placement, inputs));
+    assert.ok(leftPop && leftPop.region === "left");
+    assert.deepEqual(endpointsOf(clusterNamed(leftPop.bootstrap, "edge-router-right")), ["10.9.8.7:18500", "10.9.8.7:18501"]);
+    assert.deepEqual(placement.popBackboneEndpoint("left", "a", "right"), { address: "left.hosts.test", port: 18400 });
+    // Inside a region everything stays on its own Docker network.
+    assert.deepEqual(endpointsOf(clusterNamed(leftPop.bootstrap, "web-left")), ["split-ingress-left-1:8080"]);
+  });
+
+  it("Loopback placement: every listener and service gets its own port on 127.0.0.1", () => {
+    const topology = fourRegionTopology();
+    const placement = loopbackPlacement(topology, sequentialPorts(50000));
+    const endpoints = topology.regions.flatMap((region) => [
+      ...region.pops.flatMap((pop) => Object.values(placement.popListeners(region.name, pop.name))),
+      ...Array.from({ length: region.datacenter.ingressReplicas }, (_, index) => Object.values(placement.ingressListeners(region.name, index + 1))).flat(),
+      ...topology.apps.flatMap((app) => placement.appEndpoints(region.name, app.name)),
+      placement.discoveryEndpoint(region.name),
+    ]);
+    assert.ok(endpoints.every((endpoint) => endpoint.address === "127.0.0.1"));
+    assert.equal(new Set(endpoints.map((endpoint) => endpoint.port)).size, endpoints.length);
+    assert.equal(placement.clusterType, "STATIC");
+  });
+});

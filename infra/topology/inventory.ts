@@ -1,0 +1,108 @@
+import type { Pop, Region, Topology } from "./model.ts";
+import { appContainer, discoveryContainer, ingressContainer, popContainer, popId } from "./names.ts";
+
+/** What a topology deploys, enumerated once for infra/, edge/ and tests. */
+
+export interface PopRef {
+  region: Region;
+  pop: Pop;
+  /** Position of the POP in its region's list; fixes its backbone host port. */
+  index: number;
+  id: string;
+}
+
+export function listPops(topology: Topology): PopRef[] {
+  return topology.regions.flatMap((region) =>
+    region.pops.map((pop, index) => ({ region, pop, index, id: popId(region.name, pop.name) })),
+  );
+}
+
+export function findRegion(topology: Topology, name: string): Region {
+  const region = topology.regions.find((candidate) => candidate.name === name);
+  if (!region) throw new Error(`unknown region ${JSON.stringify(name)}`);
+  return region;
+}
+
+/** Replica count of `app` in a region's datacenter; validation guarantees every app is listed. */
+export function replicaCount(region: Region, app: string): number {
+  const entry = region.datacenter.apps[app];
+  if (!entry) throw new Error(`region ${region.name} does not list app ${app}`);
+  return entry.replicas;
+}
+
+/** Host port a POP publishes its backbone listener on; only regions with `dockerHost` publish one. */
+export function backboneHostPort(region: Region, popIndex: number): number | undefined {
+  return region.backbonePort === undefined ? undefined : region.backbonePort + popIndex;
+}
+
+export interface PublishedPort {
+  port: number;
+  /** Field path that claims the port. */
+  owner: string;
+}
+
+/** Every host port the topology publishes (all on 127.0.0.1, or on the region's Docker host). */
+export function publishedHostPorts(topology: Topology): PublishedPort[] {
+  return topology.regions.flatMap((region, r) =>
+    region.pops.flatMap((pop, p) => {
+      const ports: PublishedPort[] = [
+        { port: pop.clientPort, owner: `regions[${r}].pops[${p}].clientPort` },
+        { port: pop.statsPort, owner: `regions[${r}].pops[${p}].statsPort` },
+      ];
+      const backbone = backboneHostPort(region, p);
+      if (backbone !== undefined) {
+        ports.push({ port: backbone, owner: `regions[${r}].backbonePort (+${p} for pops[${p}])` });
+      }
+      return ports;
+    }),
+  );
+}
+
+export type ContainerRole = "pop" | "ingress" | "app" | "discovery";
+
+export interface ContainerRef {
+  name: string;
+  role: ContainerRole;
+  region: string;
+  /** Field path of the entity the container runs. */
+  owner: string;
+}
+
+/** Every container the topology runs, named as in names.ts. */
+export function listContainers(topology: Topology): ContainerRef[] {
+  const { project } = topology;
+  return topology.regions.flatMap((region, r) => {
+    const containers: ContainerRef[] = region.pops.map((pop, p) => ({
+      name: popContainer(project, region.name, pop.name),
+      role: "pop",
+      region: region.name,
+      owner: `regions[${r}].pops[${p}]`,
+    }));
+    for (let replica = 1; replica <= region.datacenter.ingressReplicas; replica++) {
+      containers.push({
+        name: ingressContainer(project, region.name, replica),
+        role: "ingress",
+        region: region.name,
+        owner: `regions[${r}].datacenter.ingressReplicas`,
+      });
+    }
+    for (const app of topology.apps) {
+      const replicas = region.datacenter.apps[app.name]?.replicas ?? 0;
+      for (let replica = 1; replica <= replicas; replica++) {
+        containers.push({
+          name: appContainer(project, app.name, region.name, replica),
+          role: "app",
+          region: region.name,
+          owner: `regions[${r}].datacenter.apps.${app.name}`,
+        });
+      }
+    }
+    containers.push({
+      name: discoveryContainer(project, region.name),
+      role: "discovery",
+      region: region.name,
+      owner: `regions[${r}].name`,
+    });
+    return containers;
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * The edge network as one typed model: the single source that infra/, edge/, load/ and the
+ * region-router filter configuration read. Produced only by `validateTopology` (see load.ts),
+ * so every value here has passed the checks in schema.ts and rules.ts.
+ */
+
+export interface Topology {
+  /** Prefix of every container name; a name (see NAME_RULE in schema.ts). */
+  project: string;
+  jwt: JwtSettings;
+  /** Apps served by every region's datacenter, each under its own path prefix. */
+  apps: App[];
+  routing: Routing;
+  timeouts: Timeouts;
+  /** Ports inside the containers; host ports are per POP (`clientPort`, `statsPort`) or per region. */
+  ports: Ports;
+  resources: Resources;
+  regions: Region[];
+  tenants: Tenant[];
+}
+
+export interface JwtSettings {
+  issuer: string;
+  audiences: string[];
+  /** Claim holding the user's owning region. */
+  regionClaim: string;
+}
+
+export interface App {
+  name: string;
+  /** Path prefix owned by the app; no prefix is a string prefix of another. */
+  prefix: string;
+}
+
+export type FallbackPolicy = { policy: "reject" } | { policy: "region"; region: string };
+
+export interface Routing {
+  fallback: FallbackPolicy;
+  /** Sideways hops a request may take between POPs; 1 means one hop and never a loop. */
+  maxHops: number;
+  discovery: DiscoverySettings;
+}
+
+export interface DiscoverySettings {
+  timeoutMs: number;
+  cacheTtlSeconds: number;
+  negativeCacheTtlSeconds: number;
+}
+
+export interface Timeouts {
+  /** Upstream TCP connect timeout of every Envoy cluster. */
+  connectMs: number;
+  /** Time a client has to send all request headers. */
+  requestHeadersMs: number;
+  /** Whole-request limit on the downstream side, streaming bodies included. */
+  requestMs: number;
+  /** A stream with no activity for this long is reset. */
+  streamIdleMs: number;
+  /** Upstream response limit per route, retries included. */
+  routeMs: number;
+}
+
+export interface Ports {
+  popClient: number;
+  popBackbone: number;
+  envoyAdmin: number;
+  envoyStats: number;
+  ingress: number;
+  app: number;
+  discovery: number;
+}
+
+export interface Resources {
+  envoyConcurrency: number;
+  nofile: number;
+  memoryMb: MemoryLimits;
+  connections: ConnectionLimits;
+}
+
+export interface MemoryLimits {
+  pop: number;
+  ingress: number;
+  app: number;
+  discovery: number;
+}
+
+export interface ConnectionLimits {
+  /** Downstream connections one listener accepts at once. */
+  perListener: number;
+  /** Downstream connections one Envoy accepts at once over all listeners. */
+  global: number;
+}
+
+export interface Region {
+  name: string;
+  /** Docker daemon for this region (`ssh://...` or `tcp://...`); absent means the local daemon. */
+  dockerHost?: string;
+  /**
+   * First host port where this region's POPs publish their backbone listener for peers on other
+   * Docker hosts: POP i (0-based, in listed order) publishes on `backbonePort + i`.
+   */
+  backbonePort?: number;
+  pops: Pop[];
+  datacenter: Datacenter;
+}
+
+export interface Pop {
+  name: string;
+  /** Host port (127.0.0.1) publishing the public listener. */
+  clientPort: number;
+  /** Host port (127.0.0.1) publishing the stats listener. */
+  statsPort: number;
+}
+
+export interface Datacenter {
+  ingressReplicas: number;
+  /** Exactly the global apps, keyed by app name. */
+  apps: Record<string, DatacenterApp>;
+}
+
+export interface DatacenterApp {
+  replicas: number;
+}
+
+export interface Tenant {
+  /** Lowercase hostname, without port. */
+  host: string;
+  region: string;
+}

@@ -1,0 +1,44 @@
+/**
+ * Names derived from the topology. Every part (infra, edge, filter configuration, load, tests)
+ * derives names here so a container, an Envoy cluster and the filter's header value agree.
+ * Replica numbers start at 1.
+ */
+
+/** Patterns the region-router filter expands; `localCluster`/`peerCluster` expand the same ones. */
+export const LOCAL_CLUSTER_PATTERN = "{app}-{region}";
+export const PEER_CLUSTER_PATTERN = "edge-router-{region}";
+export const DISCOVERY_CLUSTER = "discovery";
+
+/** POP id, e.g. region `r1` and pop `p1` give `r1-p1`. */
+export function popId(region: string, pop: string): string {
+  return `${region}-${pop}`;
+}
+
+export function popContainer(project: string, region: string, pop: string): string {
+  return `${project}-pop-${region}-${pop}`;
+}
+
+export function ingressContainer(project: string, region: string, replica: number): string {
+  return `${project}-ingress-${region}-${replica}`;
+}
+
+export function appContainer(project: string, app: string, region: string, replica: number): string {
+  return `${project}-app-${app}-${region}-${replica}`;
+}
+
+export function discoveryContainer(project: string, region: string): string {
+  return `${project}-discovery-${region}`;
+}
+
+/** Cluster in a POP of `region` that reaches `app` in that region's own datacenter. */
+export function localCluster(app: string, region: string): string {
+  return LOCAL_CLUSTER_PATTERN.replace("{app}", app).replace("{region}", region);
+}
+
+/** Cluster in a POP of another region that reaches every POP of `region` over the backbone. */
+export function peerCluster(region: string): string {
+  return PEER_CLUSTER_PATTERN.replace("{region}", region);
+}
+
+/** Path every edge proxy answers itself with 200 (peer and ingress health checks); no app may claim it. */
+export const EDGE_HEALTH_PATH = "/edge/healthz";

@@ -1,0 +1,207 @@
+import { z } from "zod";
+import type { Topology } from "./model.ts";
+
+/**
+ * Shape of infra/topology.yaml. Custom messages follow "<problem>; expected <what is valid>";
+ * load.ts prefixes the field path and words the remaining zod issues the same way.
+ */
+
+export const NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export const NAME_RULE =
+  "lowercase letters, digits and '-' (1-40 chars, starting with a letter, not ending with '-')";
+
+export const PREFIX_PATTERN = /^(?:\/[A-Za-z0-9._~-]+)+$/;
+export const PREFIX_RULE =
+  "'/' followed by path segments of letters, digits, '.', '_', '~' or '-' (no trailing '/')";
+
+const HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+export const HOSTNAME_PATTERN = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+export const HOSTNAME_RULE = "a lowercase DNS hostname without port, e.g. acme.example.test";
+
+export const DOCKER_HOST_PATTERN = /^(?:ssh|tcp):\/\/(?:[^@/\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?\/?$/;
+export const DOCKER_HOST_RULE = "ssh://[user@]host[:port] or tcp://host:port";
+
+/** Short, single-line rendering of a user value for messages. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return "undefined";
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function patterned(pattern: RegExp, what: string, rule: string) {
+  return z
+    .string()
+    .regex(pattern, { error: (issue) => `${showValue(issue.input)} is not a valid ${what}; expected ${rule}` });
+}
+
+function integer(min: number, max: number, what: string) {
+  const expected = `${what}, an integer from ${min} to ${max}`;
+  return z
+    .int({ error: (issue) => `${showValue(issue.input)} is not an integer; expected ${expected}` })
+    .min(min, { error: (issue) => `${showValue(issue.input)} is out of range; expected ${expected}` })
+    .max(max, { error: (issue) => `${showValue(issue.input)} is out of range; expected ${expected}` });
+}
+
+const name = () => patterned(NAME_PATTERN, "name", NAME_RULE);
+const port = () => integer(1, 65535, "a port");
+
+export const DEFAULTS = {
+  regionClaim: "region",
+  routing: {
+    fallback: { policy: "reject" } as const,
+    maxHops: 1,
+    discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5 },
+  },
+  timeouts: { connectMs: 1000, requestHeadersMs: 10_000, requestMs: 60_000, streamIdleMs: 300_000, routeMs: 15_000 },
+  ports: { popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
+  resources: {
+    envoyConcurrency: 2,
+    nofile: 65536,
+    memoryMb: { pop: 256, ingress: 192, app: 128, discovery: 96 },
+    connections: { perListener: 8192, global: 16384 },
+  },
+} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string };
+
+const jwtSchema = z.strictObject({
+  issuer: z.url({
+    error: (issue) =>
+      `${issue.input === undefined ? "is missing" : `${showValue(issue.input)} is not a URL`}; expected the token issuer, e.g. https://auth.example.test`,
+  }),
+  audiences: z
+    .array(z.string().min(1, { error: "is empty; expected a non-empty audience" }))
+    .min(1, { error: "is empty; expected at least one audience" }),
+  regionClaim: patterned(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, "claim name", "a JWT claim name like region").default(
+    DEFAULTS.regionClaim,
+  ),
+});
+
+const appSchema = z.strictObject({
+  name: name(),
+  prefix: patterned(PREFIX_PATTERN, "path prefix", PREFIX_RULE),
+});
+
+const fallbackSchema = z.discriminatedUnion(
+  "policy",
+  [
+    z.strictObject({ policy: z.literal("reject") }),
+    z.strictObject({ policy: z.literal("region"), region: name() }),
+  ],
+  {
+    error: (issue) => {
+      const input = issue.input;
+      const forms = `{ policy: reject } or { policy: region, region: <region name> }`;
+      if (typeof input !== "object" || input === null || Array.isArray(input)) {
+        return `${showValue(input)} is not a mapping; expected ${forms}`;
+      }
+      const policy = "policy" in input ? input.policy : undefined;
+      return `${showValue(policy)} is not a fallback policy; expected ${forms}`;
+    },
+  },
+);
+
+const discoverySchema = z.strictObject({
+  timeoutMs: integer(1, 60_000, "milliseconds").default(DEFAULTS.routing.discovery.timeoutMs),
+  cacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.cacheTtlSeconds),
+  negativeCacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.negativeCacheTtlSeconds),
+});
+
+const routingSchema = z.strictObject({
+  fallback: fallbackSchema.default(DEFAULTS.routing.fallback),
+  maxHops: integer(1, 8, "a hop count").default(DEFAULTS.routing.maxHops),
+  discovery: discoverySchema.prefault({}),
+});
+
+const timeoutsSchema = z.strictObject({
+  connectMs: integer(1, 60_000, "milliseconds").default(DEFAULTS.timeouts.connectMs),
+  requestHeadersMs: integer(1, 600_000, "milliseconds").default(DEFAULTS.timeouts.requestHeadersMs),
+  requestMs: integer(1, 3_600_000, "milliseconds").default(DEFAULTS.timeouts.requestMs),
+  streamIdleMs: integer(1, 3_600_000, "milliseconds").default(DEFAULTS.timeouts.streamIdleMs),
+  routeMs: integer(1, 3_600_000, "milliseconds").default(DEFAULTS.timeouts.routeMs),
+});
+
+const portsSchema = z.strictObject({
+  popClient: port().default(DEFAULTS.ports.popClient),
+  popBackbone: port().default(DEFAULTS.ports.popBackbone),
+  envoyAdmin: port().default(DEFAULTS.ports.envoyAdmin),
+  envoyStats: port().default(DEFAULTS.ports.envoyStats),
+  ingress: port().default(DEFAULTS.ports.ingress),
+  app: port().default(DEFAULTS.ports.app),
+  discovery: port().default(DEFAULTS.ports.discovery),
+});
+
+const memorySchema = z.strictObject({
+  pop: integer(32, 65_536, "MiB").default(DEFAULTS.resources.memoryMb.pop),
+  ingress: integer(32, 65_536, "MiB").default(DEFAULTS.resources.memoryMb.ingress),
+  app: integer(16, 65_536, "MiB").default(DEFAULTS.resources.memoryMb.app),
+  discovery: integer(16, 65_536, "MiB").default(DEFAULTS.resources.memoryMb.discovery),
+});
+
+const connectionsSchema = z.strictObject({
+  perListener: integer(1, 1_000_000, "a connection count").default(DEFAULTS.resources.connections.perListener),
+  global: integer(1, 1_000_000, "a connection count").default(DEFAULTS.resources.connections.global),
+});
+
+const resourcesSchema = z.strictObject({
+  envoyConcurrency: integer(1, 64, "worker threads").default(DEFAULTS.resources.envoyConcurrency),
+  nofile: integer(1024, 1_048_576, "an open-files limit").default(DEFAULTS.resources.nofile),
+  memoryMb: memorySchema.prefault({}),
+  connections: connectionsSchema.prefault({}),
+});
+
+export const popSchema = z.strictObject({
+  name: name(),
+  clientPort: port(),
+  statsPort: port(),
+});
+
+export const regionSchema = z.strictObject({
+  name: name(),
+  dockerHost: patterned(DOCKER_HOST_PATTERN, "Docker host", DOCKER_HOST_RULE).optional(),
+  backbonePort: port().optional(),
+  pops: z.array(popSchema).min(1, { error: "has no POPs; expected at least one POP per region" }),
+  datacenter: z.strictObject({
+    ingressReplicas: integer(1, 16, "a replica count").default(1),
+    apps: z.record(z.string(), z.strictObject({ replicas: integer(1, 64, "a replica count") })),
+  }),
+});
+
+export const tenantSchema = z.strictObject({
+  host: patterned(HOSTNAME_PATTERN, "hostname", HOSTNAME_RULE),
+  region: name(),
+});
+
+export const topologySchema = z.strictObject({
+  project: patterned(/^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$/, "project name", "lowercase letters, digits and '-' (1-20 chars, starting with a letter, not ending with '-')"),
+  jwt: jwtSchema,
+  apps: z.array(appSchema).min(1, { error: "is empty; expected at least one app" }),
+  routing: routingSchema.prefault({}),
+  timeouts: timeoutsSchema.prefault({}),
+  ports: portsSchema.prefault({}),
+  resources: resourcesSchema.prefault({}),
+  regions: z.array(regionSchema).min(1, { error: "is empty; expected at least one region" }),
+  tenants: z.array(tenantSchema).default([]),
+});
+
+/** Sections parsed on their own so rules.ts can still check the valid parts of an invalid file. */
+export const sectionSchemas = {
+  project: topologySchema.shape.project,
+  jwt: jwtSchema,
+  app: appSchema,
+  routing: routingSchema.prefault({}),
+  timeouts: timeoutsSchema.prefault({}),
+  ports: portsSchema.prefault({}),
+  resources: resourcesSchema.prefault({}),
+  region: regionSchema,
+  tenant: tenantSchema,
+};
+
+type Parsed = z.output<typeof topologySchema>;
+// Compile-time guarantee that the schema produces exactly the model.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesModel: Same<Parsed, Topology> = true;
+void schemaMatchesModel;

@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { assertOnlyProblem, problemsOf, validRaw } from "./fixtures.ts";
+
+// Each invariant: the fixture passes, one targeted change breaks it, and the single problem
+// names the field path, the bad value and what would be valid.
+
+describe("topology validation", () => {
+  it("Fixture: the unchanged fixture is valid", () => {
+    assert.deepEqual(problemsOf(validRaw()), []);
+  });
+
+  it("Name: POP names are lowercase letters, digits and '-'", () => {
+    const valid = validRaw();
+    valid.regions[1].pops[0].name = "edge-7";
+    assert.deepEqual(problemsOf(valid), []);
+    const invalid = validRaw();
+    invalid.regions[1].pops[0].name = "Pop A";
+    assertOnlyProblem(
+      invalid,
+      "regions[1].pops[0].name",
+      `"Pop A" is not a valid name; expected lowercase letters, digits and '-' (1-40 chars, starting with a letter`,
+    );
+  });
+
+  it("Name: a name may not end with '-' or start with a digit", () => {
+    const trailing = validRaw();
+    trailing.regions[0].pops[1].name = "p2-";
+    assertOnlyProblem(trailing, "regions[0].pops[1].name", `"p2-" is not a valid name`);
+    const digit = validRaw();
+    digit.regions[1].pops[0].name = "1st";
+    assertOnlyProblem(digit, "regions[1].pops[0].name", `"1st" is not a valid name`);
+  });
+
+  it("Region: names are unique", () => {
+    const invalid = validRaw();
+    invalid.regions[1].name = "north";
+    invalid.tenants[1].region = "north";
+    assertOnlyProblem(invalid, "regions[1].name", `"north" is already used as a region name at regions[0].name`, "expected a unique region name");
+  });
+
+  it("Region: has at least one POP", () => {
+    const invalid = validRaw();
+    invalid.regions[1].pops = [];
+    assertOnlyProblem(invalid, "regions[1].pops", "expected at least one POP per region");
+  });
+
+  it("POP: names are unique within a region, not across regions", () => {
+    const acrossRegions = validRaw();
+    assert.equal(acrossRegions.regions[0].pops[0].name, acrossRegions.regions[1].pops[0].name);
+    assert.deepEqual(problemsOf(acrossRegions), []);
+    const invalid = validRaw();
+    invalid.regions[0].pops[1].name = "p1";
+    assertOnlyProblem(invalid, "regions[0].pops[1].name", `"p1" is already used as a POP name in this region at regions[0].pops[0].name`);
+  });
+
+  it("App: names are unique", () => {
+    const invalid = validRaw();
+    invalid.apps.push({ name: "cart", prefix: "/basket" });
+    assertOnlyProblem(invalid, "apps[2].name", `"cart" is already used as an app name at apps[0].name`);
+  });
+
+  it("App: prefixes are unique", () => {
+    const invalid = validRaw();
+    invalid.apps[1].prefix = "/cart";
+    assertOnlyProblem(invalid, "apps[1].prefix", `"/cart" is already used as a prefix at apps[0].prefix`);
+  });
+
+  it("App: a prefix starts with '/' and has no trailing '/'", () => {
+    const valid = validRaw();
+    valid.apps[1].prefix = "/v2/search";
+    assert.deepEqual(problemsOf(valid), []);
+    for (const bad of ["search", "/search/", "/", "/se arch"]) {
+      const invalid = validRaw();
+      invalid.apps[1].prefix = bad;
+      assertOnlyProblem(invalid, "apps[1].prefix", `${JSON.stringify(bad)} is not a valid path prefix`, "expected '/' followed by path segments");
+    }
+  });
+
+  it("App: no prefix starts another prefix", () => {
+    const sibling = validRaw();
+    sibling.apps[1].prefix = "/cart-v2";
+    const problems = problemsOf(sibling);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^apps\[1\]\.prefix: "\/cart-v2" starts with the prefix "\/cart" of apps\[0\]; expected prefixes where none starts another$/);
+    const nested = validRaw();
+    nested.apps[0].prefix = "/search/cart";
+    assertOnlyProblem(nested, "apps[0].prefix", `"/search/cart" starts with the prefix "/search" of apps[1]`);
+  });
+
+  it("App: no prefix overlaps the edge's own health path", () => {
+    const invalid = validRaw();
+    invalid.apps[0].prefix = "/edge";
+    assertOnlyProblem(invalid, "apps[0].prefix", `"/edge" overlaps the edge's own path /edge/healthz`);
+  });
+
+  it("Datacenter: lists exactly the global apps", () => {
+    const missing = validRaw();
+    delete missing.regions[1].datacenter.apps.search;
+    assertOnlyProblem(missing, "regions[1].datacenter.apps", `app "search" is missing`, "expected every app of the topology");
+    const extra = validRaw();
+    extra.regions[0].datacenter.apps.billing = { replicas: 1 };
+    assertOnlyProblem(extra, "regions[0].datacenter.apps.billing", `"billing" is not an app of the topology`, "cart, search");
+  });
+
+  it("Datacenter: every app has at least one replica", () => {
+    const invalid = validRaw();
+    invalid.regions[0].datacenter.apps.cart.replicas = 0;
+    assertOnlyProblem(invalid, "regions[0].datacenter.apps.cart.replicas", "0 is out of range", "an integer from 1 to 64");
+  });
+
+  it("Tenant: its region exists", () => {
+    const invalid = validRaw();
+    invalid.tenants[1].region = "west";
+    assertOnlyProblem(invalid, "tenants[1].region", `"west" is not a region of the topology; expected one of the regions: north, south`);
+  });
+
+  it("Tenant: hosts are valid lowercase hostnames without port", () => {
+    for (const bad of ["Alpha.shop.test", "alpha.shop.test:8080", "-alpha.shop.test", "alpha..test"]) {
+      const invalid = validRaw();
+      invalid.tenants[0].host = bad;
+      assertOnlyProblem(invalid, "tenants[0].host", `${JSON.stringify(bad)} is not a valid hostname`, "expected a lowercase DNS hostname");
+    }
+  });
+
+  it("Tenant: hosts are unique", () => {
+    const invalid = validRaw();
+    invalid.tenants[1].host = "alpha.shop.test";
+    assertOnlyProblem(invalid, "tenants[1].host", `"alpha.shop.test" is already used as a tenant host at tenants[0].host`);
+  });
+
+  it("Routing: the fallback region exists", () => {
+    const valid = validRaw();
+    valid.routing = { fallback: { policy: "region", region: "south" } };
+    assert.deepEqual(problemsOf(valid), []);
+    const invalid = validRaw();
+    invalid.routing = { fallback: { policy: "region", region: "west" } };
+    assertOnlyProblem(invalid, "routing.fallback.region", `"west" is not a region of the topology`);
+  });
+
+  it("Routing: the fallback policy is reject or region", () => {
+    const invalid = validRaw();
+    invalid.routing = { fallback: { policy: "nearest" } };
+    assertOnlyProblem(invalid, "routing.fallback.policy", `"nearest" is not a fallback policy; expected { policy: reject } or { policy: region`);
+  });
+
+  it("Routing: maxHops is at least 1", () => {
+    const invalid = validRaw();
+    invalid.routing = { maxHops: 0 };
+    assertOnlyProblem(invalid, "routing.maxHops", "0 is out of range; expected a hop count, an integer from 1 to 8");
+  });
+
+  it("Routing: the discovery timeout is below the route timeout", () => {
+    const invalid = validRaw();
+    invalid.routing = { discovery: { timeoutMs: 20_000 } };
+    assertOnlyProblem(invalid, "routing.discovery.timeoutMs", "20000 is not below timeouts.routeMs (15000)");
+  });
+
+  it("Ports: published host ports do not clash across the topology", () => {
+    const acrossRegions = validRaw();
+    acrossRegions.regions[1].pops[0].statsPort = 28001;
+    assertOnlyProblem(acrossRegions, "regions[1].pops[0].statsPort", "28001 is already used as a published host port at regions[0].pops[0].clientPort");
+    const withinPop = validRaw();
+    withinPop.regions[0].pops[1].statsPort = 28002;
+    assertOnlyProblem(withinPop, "regions[0].pops[1].statsPort", "28002 is already used as a published host port at regions[0].pops[1].clientPort");
+  });
+
+  it("Ports: ports are in 1..65535", () => {
+    const zero = validRaw();
+    zero.regions[0].pops[0].clientPort = 0;
+    assertOnlyProblem(zero, "regions[0].pops[0].clientPort", "0 is out of range; expected a port, an integer from 1 to 65535");
+    const large = validRaw();
+    large.ports = { envoyStats: 70000 };
+    assertOnlyProblem(large, "ports.envoyStats", "70000 is out of range");
+    const fraction = validRaw();
+    fraction.regions[1].pops[0].statsPort = 29011.5;
+    assertOnlyProblem(fraction, "regions[1].pops[0].statsPort", "29011.5 is not an integer");
+  });
+
+  it("Ports: ports sharing a container differ", () => {
+    const valid = validRaw();
+    // App and discovery containers run one listener each; sharing a number with the POP is fine.
+    valid.ports = { popClient: 8080, ingress: 8080, app: 8080, discovery: 8080 };
+    assert.deepEqual(problemsOf(valid), []);
+    const pop = validRaw();
+    pop.ports = { popBackbone: 8080 };
+    assertOnlyProblem(pop, "ports.popBackbone", "8080 is also ports.popClient and both listen in a POP container");
+    const ingress = validRaw();
+    ingress.ports = { ingress: 9902 };
+    assertOnlyProblem(ingress, "ports.envoyStats", "9902 is also ports.ingress and both listen in an ingress container");
+  });
+
+  it("Region: dockerHost needs backbonePort, and once one region sets dockerHost every region does", () => {
+    const valid = validRaw();
+    valid.regions[0].dockerHost = "ssh://deploy@north.hosts.test";
+    valid.regions[0].backbonePort = 28500;
+    valid.regions[1].dockerHost = "tcp://10.0.0.7:2376";
+    valid.regions[1].backbonePort = 28600;
+    assert.deepEqual(problemsOf(valid), []);
+    const noPort = structuredClone(valid);
+    delete noPort.regions[1].backbonePort;
+    assertOnlyProblem(noPort, "regions[1].backbonePort", "is missing while dockerHost is set");
+    const partial = structuredClone(valid);
+    delete partial.regions[1].dockerHost;
+    delete partial.regions[1].backbonePort;
+    assertOnlyProblem(partial, "regions[1].dockerHost", "is missing while regions[0] sets one");
+    const badScheme = structuredClone(valid);
+    badScheme.regions[1].dockerHost = "unix:///var/run/docker.sock";
+    assertOnlyProblem(badScheme, "regions[1].dockerHost", `"unix:///var/run/docker.sock" is not a valid Docker host; expected ssh://`);
+  });
+
+  it("Ports: backbone host ports of a region's POPs (backbonePort + i) do not clash", () => {
+    const invalid = validRaw();
+    invalid.regions[0].dockerHost = "ssh://north.hosts.test";
+    invalid.regions[0].backbonePort = 29000; // pops take 29000 and 29001; 29001 is a statsPort
+    invalid.regions[1].dockerHost = "ssh://south.hosts.test";
+    invalid.regions[1].backbonePort = 28600;
+    assertOnlyProblem(invalid, "regions[0].backbonePort (+1 for pops[1])", "29001 is already used as a published host port at regions[0].pops[0].statsPort");
+  });
+
+  it("Resources: nofile is at least 1024 and leaves room for connections", () => {
+    const low = validRaw();
+    low.resources = { nofile: 512 };
+    assertOnlyProblem(low, "resources.nofile", "512 is out of range; expected an open-files limit, an integer from 1024");
+    const tight = validRaw();
+    tight.resources = { nofile: 4096, connections: { perListener: 1000, global: 3000 } };
+    assertOnlyProblem(tight, "resources.connections.global", "3000 leaves too few file descriptors under resources.nofile (4096); expected at most nofile / 2 (2048)");
+  });
+
+  it("Resources: the per-listener connection limit is within the global one", () => {
+    const invalid = validRaw();
+    invalid.resources = { connections: { perListener: 5000, global: 4000 } };
+    assertOnlyProblem(invalid, "resources.connections.perListener", "5000 exceeds resources.connections.global (4000)");
+  });
+
+  it("Names: derived container names are distinct", () => {
+    const invalid = validRaw();
+    // pop "b-p1" in region "north" and pop "p1" in region "north-b" are both shop-pop-north-b-p1.
+    invalid.regions[0].pops[1].name = "b-p1";
+    invalid.regions[1].name = "north-b";
+    invalid.tenants[1].region = "north-b";
+    assertOnlyProblem(invalid, "regions[1].pops[0]", `gives the container name "shop-pop-north-b-p1" is already used as a container name at regions[0].pops[1]`);
+  });
+
+  it("Names: derived container names fit one DNS label", () => {
+    const valid = validRaw();
+    valid.regions[0].pops[0].name = "p".repeat(40);
+    assert.deepEqual(problemsOf(valid), []);
+    const invalid = validRaw();
+    invalid.regions[0].name = "northernmost-aa";
+    invalid.tenants[0].region = "northernmost-aa";
+    invalid.regions[0].pops[0].name = "p".repeat(40);
+    assertOnlyProblem(invalid, "regions[0].pops[0]", `"shop-pop-northernmost-aa-${"p".repeat(40)}" of 65 chars`, "at most 63 chars");
+  });
+
+  it("Names: the clusters of a POP have distinct names", () => {
+    const invalid = validRaw();
+    // App "edge" in region "router-x" gives "edge-router-x", the peer cluster of region "x".
+    invalid.apps[0].name = "edge";
+    for (const region of invalid.regions) region.datacenter.apps = { edge: { replicas: 1 }, search: { replicas: 1 } };
+    invalid.regions[0].name = "router-x";
+    invalid.regions[1].name = "x";
+    invalid.tenants[0].region = "router-x";
+    invalid.tenants[1].region = "x";
+    assertOnlyProblem(invalid, "regions[1].name", `gives the Envoy cluster name "edge-router-x" is already used as a cluster name in the POPs of regions[0] (router-x) at apps[0].name`);
+  });
+
+  it("Shape: unknown fields are rejected with the known ones listed", () => {
+    const invalid = validRaw();
+    invalid.regions[0].dockerhost = "ssh://north.hosts.test";
+    assertOnlyProblem(invalid, "regions[0].dockerhost", "unknown field; expected one of name, dockerHost, backbonePort, pops, datacenter");
+  });
+
+  it("Shape: missing required fields are named", () => {
+    const invalid = validRaw();
+    delete invalid.jwt.issuer;
+    assertOnlyProblem(invalid, "jwt.issuer", "is missing");
+  });
+
+  it("Shape: defaults fill routing, timeouts, ports and resources", () => {
+    const raw = validRaw();
+    assert.deepEqual(problemsOf(raw), []);
+    raw.routing = { maxHops: 2 };
+    assert.deepEqual(problemsOf(raw), []);
+  });
+
+  it("Errors: every problem is reported at once", () => {
+    const invalid = validRaw();
+    invalid.project = "Shop";
+    invalid.regions[1].pops[0].name = "Pop A";
+    invalid.regions[1].pops[0].clientPort = 28001;
+    invalid.tenants[0].region = "west";
+    invalid.apps[1].prefix = "/cart/search";
+    const problems = problemsOf(invalid);
+    const paths = problems.map((problem) => problem.slice(0, problem.indexOf(": ")));
+    assert.deepEqual(paths.sort(), [
+      "apps[1].prefix",
+      "project",
+      "regions[1].pops[0].clientPort",
+      "regions[1].pops[0].name",
+      "tenants[0].region",
+    ]);
+  });
+});
