@@ -1,0 +1,134 @@
+// Runs a whole topology on 127.0.0.1 with real Envoy processes: every POP and ingress replica from the
+// generated bootstraps (loopback placement), app replicas and discovery services as in-process servers.
+// Used by the loopback integration tests and the soak benchmark.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Topology } from "../infra/topology/model.ts";
+import { popId } from "../infra/topology/names.ts";
+import { toolPath } from "../scripts/toolchain/paths.ts";
+import { ensureSigningKeys, type SigningKeys } from "../upstreams/tokens/keys.ts";
+import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
+import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
+import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
+import { ensureFilterWasm } from "./envoy-validation.ts";
+import { loopbackPlacement, type Placement } from "./placement.ts";
+
+export interface LoopbackEdgeOptions {
+  topologyPath?: string;
+  /** Discovery answer delay per region, to exercise the filter's lookup timeout. */
+  discoveryDelayMs?: Record<string, number>;
+  envoyLogLevel?: string;
+}
+
+export interface LoopbackEnvoy {
+  name: string;
+  process: ChildProcess;
+  adminUrl: string;
+  log(): string;
+}
+
+export interface LoopbackEdge {
+  placement: Placement;
+  keys: SigningKeys;
+  envoys: Map<string, LoopbackEnvoy>;
+  discovery: Map<string, DiscoveryServer>;
+  clientUrl(region: string, pop: string): string;
+  backboneUrl(region: string, pop: string): string;
+  adminUrl(region: string, pop: string): string;
+  stop(): Promise<void>;
+}
+
+/** Ports free on 127.0.0.1 right now (bound, read and released together, so they are distinct). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<import("node:net").Server>((resolve, reject) => {
+        const s = createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => resolve(s));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function waitReady(envoy: LoopbackEnvoy, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (envoy.process.exitCode !== null) throw new Error(`${envoy.name} exited with ${envoy.process.exitCode}:\n${envoy.log().slice(-3000)}`);
+    try {
+      const res = await fetch(`${envoy.adminUrl}/ready`);
+      if (res.status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${envoy.name} not ready after ${timeoutMs} ms:\n${envoy.log().slice(-3000)}`);
+}
+
+export async function startLoopbackEdge(topology: Topology, options: LoopbackEdgeOptions = {}): Promise<LoopbackEdge> {
+  const dir = mkdtempSync(join(tmpdir(), "edgerim-loopback-"));
+  const ports = await freePorts(400);
+  let next = 0;
+  const placement = loopbackPlacement(topology, () => {
+    const port = ports[next++];
+    if (port === undefined) throw new Error("loopback placement needs more ports");
+    return port;
+  });
+  const keys = ensureSigningKeys(join(dir, "state"));
+  const proxies = renderProxies(topology, placement, { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: options.topologyPath ?? "topology" });
+  const apps: AppServer[] = [];
+  const discovery = new Map<string, DiscoveryServer>();
+  const envoys = new Map<string, LoopbackEnvoy>();
+  const edge: LoopbackEdge = {
+    placement,
+    keys,
+    envoys,
+    discovery,
+    clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
+    backboneUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).backbone.port}`,
+    adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
+    async stop() {
+      for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");
+      await Promise.all([...apps, ...discovery.values()].map((s) => s.close().catch(() => undefined)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (const region of topology.regions) {
+      for (const app of topology.apps) {
+        for (const [i, at] of placement.appEndpoints(region.name, app.name).entries()) {
+          apps.push(await startAppServer({ app: app.name, region: region.name, datacenter: region.name, instance: `${app.name}-${region.name}-${i + 1}`, host: at.address, port: at.port }));
+        }
+      }
+      const at = placement.discoveryEndpoint(region.name);
+      discovery.set(region.name, await startDiscoveryServer({ tenants: topology.tenants, host: at.address, port: at.port, responseDelayMs: options.discoveryDelayMs?.[region.name] ?? 0 }));
+    }
+    const envoy = toolPath("envoy");
+    for (const proxy of proxies) {
+      const file = join(dir, `${proxy.container}.yaml`);
+      writeFileSync(file, bootstrapYaml(proxy.bootstrap, options.topologyPath ?? "topology"));
+      const admin = proxy.kind === "pop" ? placement.popListeners(proxy.region, proxy.pop).admin : placement.ingressListeners(proxy.region, proxy.replica).admin;
+      const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", options.envoyLogLevel ?? "warning"], { stdio: ["ignore", "pipe", "pipe"] });
+      let log = "";
+      const keep = (d: Buffer) => {
+        log = (log + d.toString()).slice(-200_000);
+      };
+      child.stdout!.on("data", keep);
+      child.stderr!.on("data", keep);
+      const name = proxy.kind === "pop" ? popId(proxy.region, proxy.pop) : proxy.container;
+      envoys.set(name, { name, process: child, adminUrl: `http://${admin.address}:${admin.port}`, log: () => log });
+    }
+    await Promise.all([...envoys.values()].map((e) => waitReady(e, 20_000)));
+    return edge;
+  } catch (e) {
+    await edge.stop();
+    throw e;
+  }
+}
