@@ -83,6 +83,8 @@ export interface Http2ProtocolOptions {
   max_concurrent_streams: number;
   initial_stream_window_size: number;
   initial_connection_window_size: number;
+  /** PING-based liveness of an idle or busy connection. */
+  connection_keepalive?: { interval: Duration; timeout: Duration };
 }
 
 export interface CommonHttpProtocolOptions {

@@ -15,12 +15,15 @@ import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./depl
 import { waitHealthy } from "./docker-objects.ts";
 import { cdktfOutputsPath, writeDeployOutputs, type DeployOutputs } from "./outputs.ts";
 import { reportFailure, step } from "./step.ts";
+import { checkRouting } from "./routing-check.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 
 export interface DeployOptions {
   /** Deploy only these regions' stacks (and the shared stack); all regions when empty. */
   regions?: string[];
   skipSetup?: boolean;
+  /** Keep Terraform's plan and apply output to a failure (tests); the user sees it by default. */
+  quiet?: boolean;
 }
 
 export function containerCount(topology: Topology): number {
@@ -53,9 +56,10 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     : ["*"];
   const env = terraformEnv({ [DAEMON_NOFILE_ENV]: String(daemonLimit), EDGE_TOPOLOGY: path });
   const result = await step(`cdktf deploy ${stacks.join(" ")}`, () =>
-    cdktf(["deploy", ...stacks, "--auto-approve", "--skip-provider-lock", "--outputs-file", cdktfOutputsPath(), "--outputs-file-include-sensitive-outputs"], env),
+    cdktf(["deploy", ...stacks, "--auto-approve", "--skip-provider-lock", "--outputs-file", cdktfOutputsPath(), "--outputs-file-include-sensitive-outputs"], env, options.quiet),
   );
   if (result.code !== 0) {
+    if (options.quiet) console.error(result.output.slice(-6000));
     throw new StepError("cdktf deploy", "Terraform reported errors (above)", "fix the cause and re-run `npm run deploy`; `npm run destroy` removes what was created");
   }
   const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, containerCount(topology), 180_000));
@@ -63,6 +67,10 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, "read `docker logs <container>`");
   }
   const outputs = writeDeployOutputs(topology);
+  const misrouted = await step("check routing through every POP", () => checkRouting(topology, outputs.pops, 60_000));
+  if (misrouted.length > 0) {
+    throw new StepError("check routing", misrouted.slice(0, 5).join("; "), "read `docker logs <pop container>` (the access log shows x-edge-route)");
+  }
   console.log(`deploy: ${containerCount(topology)} containers healthy in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   for (const pop of outputs.pops) console.log(`  ${pop.id.padEnd(28)} ${pop.clientUrl}  stats ${pop.statsUrl}/stats/prometheus`);
   return outputs;

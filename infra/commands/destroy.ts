@@ -7,11 +7,12 @@ import { reportFailure, step } from "./step.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { runProjectScript } from "./deploy-environment.ts";
 
-export async function destroy(): Promise<ProjectObjects> {
+export async function destroy(options: { quiet?: boolean } = {}): Promise<ProjectObjects> {
   const path = topologyPath();
   const topology = loadTopology(path);
   await step("build filter", () => runProjectScript("build filter", "filters/region-router/build.ts"));
-  const result = await step("cdktf destroy", () => cdktf(["destroy", "*", "--auto-approve", "--skip-provider-lock"], terraformEnv({ EDGE_TOPOLOGY: path })));
+  const result = await step("cdktf destroy", () => cdktf(["destroy", "*", "--auto-approve", "--skip-provider-lock"], terraformEnv({ EDGE_TOPOLOGY: path }), options.quiet));
+  if (result.code !== 0 && options.quiet) console.error(result.output.slice(-6000));
   // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
   // recorded, so anything still carrying the project's label is removed too.
   const leftover = projectObjects(topology.project);

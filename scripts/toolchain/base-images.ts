@@ -116,6 +116,13 @@ function importRootfs(image: BaseImage, workDir: string, recipe: string): string
   return rootfsTag;
 }
 
+/** Root filesystems of earlier recipes are no longer used by any tag setup maintains. */
+function removeStaleRootfsImages(image: BaseImage, current: string): void {
+  const repo = `edgerim/${image.name}-rootfs`;
+  const tags = run("docker", ["images", repo, "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split("\n").filter((t) => t && t !== current);
+  if (tags.length > 0) run("docker", ["rmi", ...tags]);
+}
+
 export function buildBaseImage(image: BaseImage): void {
   ensureStaticBusybox();
   const recipe = image.recipe();
@@ -137,6 +144,7 @@ export function buildBaseImage(image: BaseImage): void {
     runOrFail(`build image ${image.tag}`, "read the docker build output above; `npm run doctor` checks the engine", "docker", [
       "build", "--quiet", "--build-arg", `BASE=${base}`, "--label", `${imageLabel}=${recipe}`, "-t", image.tag, context,
     ], { env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+    removeStaleRootfsImages(image, base);
   } catch (e) {
     if (e instanceof StepError) throw e;
     throw new StepError(`build image ${image.tag}`, (e as Error).message, "re-run `npm run setup`; `npm run doctor` shows what is missing");

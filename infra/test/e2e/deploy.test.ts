@@ -18,7 +18,7 @@ import { destroy } from "../../commands/destroy.ts";
 import { projectObjects } from "../../commands/docker-objects.ts";
 import type { DeployOutputs } from "../../commands/outputs.ts";
 import { LABEL_REGION, LABEL_PROJECT } from "../../constructs/labels.ts";
-import { get, routeOf } from "./http-probe.ts";
+import { get, routeOf } from "../../commands/http-probe.ts";
 
 const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
 const [home, away] = topology.regions as [(typeof topology.regions)[0], (typeof topology.regions)[0]];
@@ -35,11 +35,11 @@ const popUrl = (region: string, index = 0) => outputs.pops.filter((p) => p.regio
 
 before(async () => {
   delete process.env.EDGE_TOPOLOGY;
-  outputs = await deploy({ skipSetup: true });
+  outputs = await deploy({ skipSetup: true, quiet: true });
 });
 
 after(async () => {
-  if (!destroyed) await destroy();
+  if (!destroyed) await destroy({ quiet: true });
 });
 
 test("deploy: every POP answers, with its own id in x-edge-pop", async () => {
@@ -57,7 +57,7 @@ test("deploy: every POP answers, with its own id in x-edge-pop", async () => {
 
 test("k6 smoke: every request is served by its owning region, with one sideways hop when it entered elsewhere", async () => {
   const load = await runLoad({ profile: "smoke", output: "capture" });
-  assert.equal(load.exitCode, 0, `k6 failed:\n${load.stdout.slice(-3000)}\n${load.stderr.slice(-2000)}`);
+  assert.equal(load.exitCode, 0, `k6 exited ${load.exitCode}; failed thresholds ${JSON.stringify(load.summary?.failedThresholds)}, checks ${JSON.stringify(load.summary?.checks)}\n${load.stderr.slice(-2000)}`);
   const summary = load.summary!;
   assert.ok(summary.requests > 100, `k6 sent ${summary.requests} requests`);
   assert.ok(summary.failedRate < 0.01, `failed rate ${summary.failedRate}`);
@@ -153,7 +153,7 @@ test("deploy one region: redeploying one region's stack leaves every other regio
   writeFileSync(path, stringify(changed));
   process.env.EDGE_TOPOLOGY = path;
   try {
-    await deploy({ skipSetup: true, regions: [home.name] });
+    await deploy({ skipSetup: true, quiet: true, regions: [home.name] });
   } finally {
     delete process.env.EDGE_TOPOLOGY;
   }
@@ -167,6 +167,6 @@ test("deploy one region: redeploying one region's stack leaves every other regio
 
 test("destroy: no container, network or image of the deploy is left", async () => {
   destroyed = true;
-  await destroy();
+  await destroy({ quiet: true });
   assert.deepEqual(projectObjects(topology.project), { containers: [], networks: [], images: [] });
 });
