@@ -4,7 +4,6 @@ import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttp1Server, request as httpRequest, type Server } from "node:http";
 import { createServer as createH2cServer, type Http2Server } from "node:http2";
-import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +12,7 @@ import { toolPath } from "../../scripts/toolchain/paths.ts";
 import { renderProxies, writeProxies } from "../bootstraps.ts";
 import { ensureFilterWasm } from "../envoy-validation.ts";
 import { loopbackPlacement, type Endpoint, type Placement } from "../placement.ts";
+import { freePorts } from "../loopback-edge.ts";
 
 /**
  * Two POPs rendered for loopback run as real Envoy processes with the built region router. Each
@@ -54,24 +54,6 @@ function send(endpoint: Endpoint, path: string, headers: Record<string, string> 
     req.setTimeout(5000, () => req.destroy(new Error(`timeout: ${path}`)));
     req.end();
   });
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createTcpServer>>((resolve) => {
-        const server = createTcpServer();
-        server.listen(0, "127.0.0.1", () => resolve(server));
-      }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    assert.ok(address && typeof address === "object");
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 function base64url(value: string | Buffer): string {
