@@ -1,0 +1,343 @@
+// Plugin configuration: parsed and validated once per plugin start, never on the request path.
+// Every problem is reported as "<field.path>: <problem>; expected <what is valid>".
+
+import { JsonKind, JsonReader } from "./json";
+
+export enum FallbackPolicy { Reject, Region }
+
+export class AppRoute {
+  prefix: string;
+  app: string;
+  /** Cluster of this app in the local datacenter (localClusterPattern expanded). */
+  localCluster: string = "";
+
+  constructor(prefix: string, app: string) {
+    this.prefix = prefix;
+    this.app = app;
+  }
+}
+
+export class RouterConfig {
+  region: string = "";
+  pop: string = "";
+  regions: Array<string> = [];
+  /** Peer cluster of each region, parallel to `regions` (peerClusterPattern expanded). */
+  peerClusters: Array<string> = [];
+  apps: Array<AppRoute> = [];
+  clusterHeader: string = "x-edge-cluster";
+  claimHeader: string = "x-edge-user-region";
+  hopHeader: string = "x-edge-hops";
+  maxHops: i32 = 1;
+  discoveryCluster: string = "discovery";
+  discoveryAuthority: string = "discovery";
+  discoveryPathTemplate: string = "/v1/tenants/{host}";
+  discoveryTimeoutMs: i32 = 500;
+  cacheTtlMs: i64 = 30000;
+  negativeCacheTtlMs: i64 = 5000;
+  fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
+  fallbackRegion: string = "";
+
+  /** Index of `region` in `regions`, -1 if it is not a configured region. */
+  regionIndex(region: string): i32 {
+    return this.regions.indexOf(region);
+  }
+}
+
+// Field lists of each object; a field's id is its object's base plus its position in the list.
+const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,";
+const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,";
+const DISCOVERY_BASE = 12;
+const FALLBACK_FIELDS = ",policy,region,";
+const FALLBACK_BASE = 18;
+const APP_FIELDS = ",prefix,app,";
+const APP_BASE = 20;
+const REGION_NAME = "a region name [a-z0-9-]";
+const NAME = "a name [A-Za-z0-9._-]";
+const HEADER_NAME = "a header name [a-z0-9-]";
+const IN_REGIONS = "one of regions";
+const APP_SHAPE = "{prefix, app}";
+const CLUSTER_PATTERN = "a cluster name pattern";
+const SECONDS = "an integer from 0 to 86400";
+const FALLBACK_POLICY = "reject or region";
+const REGION_LIST = "an array of region names";
+const APP_LIST = "an array of {prefix, app}";
+
+function isRegionChar(c: i32): bool {
+  return <u32>(c - 0x61) < 26 || <u32>(c - 0x30) < 10 || c == 0x2d;
+}
+
+function isNameChar(c: i32): bool {
+  return isRegionChar(c) || <u32>(c - 0x41) < 26 || c == 0x2e || c == 0x5f;
+}
+
+function isVisibleChar(c: i32): bool {
+  return c > 0x20 && c < 0x7f;
+}
+
+function allChars(s: string, valid: (c: i32) => bool): bool {
+  if (s.length == 0 || s.length > 255) return false;
+  for (let i = 0; i < s.length; i++) {
+    if (!valid(s.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+function isRegionName(s: string): bool {
+  return allChars(s, isRegionChar) && s.length < 64 && s.charCodeAt(0) != 0x2d && s.charCodeAt(s.length - 1) != 0x2d;
+}
+
+function isName(s: string): bool {
+  return allChars(s, isNameChar);
+}
+
+function isHeaderName(s: string): bool {
+  return allChars(s, isRegionChar) && s.length <= 64;
+}
+
+function isAuthority(s: string): bool {
+  return allChars(s, isVisibleChar);
+}
+
+function isPathPrefix(s: string): bool {
+  return allChars(s, isVisibleChar) && s.startsWith("/") && !s.includes("?") && !s.includes("#")
+    && (s == "/" || s.charCodeAt(s.length - 1) != 0x2f);
+}
+
+function isPathTemplate(s: string): bool {
+  return allChars(s, isVisibleChar) && s.startsWith("/") && s.includes("{host}");
+}
+
+/** Name characters around the placeholders {region} and {app}. */
+function isLocalClusterPattern(s: string): bool {
+  return isName(fill(fill(s, "{region}", "r"), "{app}", "a"));
+}
+
+/** Name characters around at least one {region}. */
+function isPeerClusterPattern(s: string): bool {
+  return isName(fill(s, "{region}", "r")) && s.includes("{region}");
+}
+
+function isFallbackPolicy(s: string): bool {
+  return s == "reject" || s == "region";
+}
+
+/** `template` with every `placeholder` replaced by `value`. */
+export function fill(template: string, placeholder: string, value: string): string {
+  let out = "";
+  let from = 0;
+  let at = template.indexOf(placeholder);
+  while (at >= 0) {
+    out += template.substring(from, at) + value;
+    from = at + placeholder.length;
+    at = template.indexOf(placeholder, from);
+  }
+  return out + template.substring(from);
+}
+
+/** Position of `key` in a ",a,b,c," field list; -1 if it is not listed. */
+function fieldIndex(fields: string, key: string): i32 {
+  let at = fields.indexOf("," + key + ",");
+  let index = -1;
+  for (let i = 0; i <= at; i++) {
+    if (fields.charCodeAt(i) == 0x2c) index++;
+  }
+  return index;
+}
+
+/** Reads the configuration from JSON, recording a problem for each value that is not valid. */
+class ConfigReader {
+  json: JsonReader;
+  problems: Array<string>;
+  config: RouterConfig = new RouterConfig();
+  /** The app being read. */
+  route: AppRoute = new AppRoute("", "");
+  localPattern: string = "{app}-{region}";
+  peerPattern: string = "edge-router-{region}";
+  policy: string = "";
+  /** Bit per field id read (top level, and the fields of the app being read). */
+  seen: u32 = 0;
+  /** Path of the member being read: `prefix` + `key`. */
+  prefix: string = "";
+  key: string = "configuration";
+
+  constructor(text: string, problems: Array<string>) {
+    this.json = new JsonReader(text);
+    this.problems = problems;
+  }
+
+  add(path: string, problem: string, expected: string): void {
+    this.problems.push(path + ": " + problem + "; expected " + expected);
+  }
+
+  /** Records a problem with the current member and consumes its value. */
+  reject(problem: string, expected: string): void {
+    this.add(this.prefix + this.key, problem, expected);
+    this.json.skip(0);
+  }
+
+  /** The current member as a string passing `valid`; "" (and a problem) otherwise. */
+  text(valid: (s: string) => bool, expected: string): string {
+    if (this.json.kind() != JsonKind.String) {
+      this.reject("wrong type", expected);
+      return "";
+    }
+    let value = this.json.string();
+    if (valid(value)) return value;
+    this.add(this.prefix + this.key, "\"" + value + "\" is not valid", expected);
+    return "";
+  }
+
+  integer(min: i32, max: i32, fallback: i32, expected: string): i32 {
+    if (this.json.kind() != JsonKind.Number) {
+      this.reject("wrong type", expected);
+      return fallback;
+    }
+    let value = this.json.number();
+    if (this.json.integral && value >= <f64>min && value <= <f64>max) return <i32>value;
+    this.add(this.prefix + this.key, this.json.integral ? "out of range" : "not an integer", expected);
+    return fallback;
+  }
+
+  /** Enters the current member's object or array; false (and a problem) if it is something else. */
+  open(isObject: bool, expected: string): bool {
+    if (this.json.kind() == (isObject ? JsonKind.Object : JsonKind.Array)) {
+      this.json.pos++;
+      return true;
+    }
+    this.reject("wrong type", expected);
+    return false;
+  }
+
+  /** Reads each member of the current member's object; members get paths `path` + key. */
+  object(path: string, fields: string, base: i32, expected: string): bool {
+    if (!this.open(true, expected)) return false;
+    for (let first = true; this.json.more(first, true); first = false) {
+      this.key = this.json.key();
+      this.prefix = path;
+      let index = fieldIndex(fields, this.key);
+      if (index < 0) {
+        this.reject("unknown field", "only documented fields");
+      } else {
+        this.seen |= 1 << (base + index);
+        this.field(base + index);
+      }
+    }
+    return true;
+  }
+
+  field(id: i32): void {
+    let config = this.config;
+    switch (id) {
+      case 0: config.region = this.text(isRegionName, IN_REGIONS); break;
+      case 1: config.pop = this.text(isName, NAME); break;
+      case 2: this.regions(); break;
+      case 3: this.apps(); break;
+      case 4: this.localPattern = this.text(isLocalClusterPattern, CLUSTER_PATTERN); break;
+      case 5: this.peerPattern = this.text(isPeerClusterPattern, CLUSTER_PATTERN); break;
+      case 6: config.clusterHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 7: config.claimHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 8: config.hopHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 9: config.maxHops = this.integer(0, 8, 1, "an integer from 0 to 8"); break;
+      case 10: this.object("discovery.", DISCOVERY_FIELDS, DISCOVERY_BASE, "an object"); break;
+      case 11:
+        if (this.object("fallback.", FALLBACK_FIELDS, FALLBACK_BASE, "an object") && !(this.seen & (1 << FALLBACK_BASE))) {
+          this.add("fallback.policy", "missing", FALLBACK_POLICY);
+        }
+        break;
+      case DISCOVERY_BASE: config.discoveryCluster = this.text(isName, NAME); break;
+      case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, "host[:port]"); break;
+      case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, "a path with {host}"); break;
+      case DISCOVERY_BASE + 3: config.discoveryTimeoutMs = this.integer(1, 60000, 500, "an integer from 1 to 60000"); break;
+      case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(0, 86400, 30, SECONDS) * 1000; break;
+      case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(0, 86400, 5, SECONDS) * 1000; break;
+      case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
+      case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
+      case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;
+      default: this.route.app = this.text(isName, NAME);
+    }
+  }
+
+  regions(): void {
+    if (!this.open(false, REGION_LIST)) return;
+    let regions = this.config.regions;
+    let i = 0;
+    for (; this.json.more(i == 0, false); i++) {
+      this.key = "regions[" + i.toString() + "]";
+      let name = this.text(isRegionName, REGION_NAME);
+      if (regions.includes(name)) this.add(this.key, "repeated", "each once");
+      else if (name.length > 0) regions.push(name);
+    }
+    if (i == 0) this.add("regions", "empty", REGION_LIST);
+  }
+
+  apps(): void {
+    if (!this.open(false, APP_LIST)) return;
+    let apps = this.config.apps;
+    let i = 0;
+    for (; this.json.more(i == 0, false); i++) {
+      let path = "apps[" + i.toString() + "]";
+      this.key = path;
+      this.prefix = "";
+      let route = new AppRoute("", "");
+      this.route = route;
+      this.seen &= ~(3 << APP_BASE);
+      if (!this.object(path + ".", APP_FIELDS, APP_BASE, APP_SHAPE)) continue;
+      if ((this.seen >> APP_BASE & 3) != 3) this.add(path, "prefix or app missing", APP_SHAPE);
+      for (let j = 0; j < apps.length; j++) {
+        if (route.prefix.length > 0 && apps[j].prefix == route.prefix) this.add(path, "prefix repeated", "each once");
+      }
+      apps.push(route);
+    }
+    if (i == 0) this.add("apps", "empty", APP_LIST);
+  }
+
+  /** A problem unless `region` is empty (absent or already reported) or one of the regions. */
+  inRegions(path: string, region: string): void {
+    let regions = this.config.regions;
+    if (region.length > 0 && regions.length > 0 && !regions.includes(region)) {
+      this.add(path, "\"" + region + "\" is not in regions", IN_REGIONS);
+    }
+  }
+}
+
+/** The validated configuration, or null with every problem appended to `problems`. */
+export function parseRouterConfig(text: string, problems: Array<string>): RouterConfig | null {
+  let reader = new ConfigReader(text, problems);
+  let isObject = reader.object("", TOP_FIELDS, 0, "a JSON object");
+  if (!reader.json.finished()) {
+    // Problems found before the syntax error may be artifacts of it: report only the syntax.
+    problems.length = 0;
+    reader.add("configuration", "not valid JSON", "a JSON object");
+  }
+  if (!isObject || !reader.json.finished()) return null;
+
+  let config = reader.config;
+  let seen = reader.seen;
+  if (!(seen & 1)) reader.add("region", "missing", IN_REGIONS);
+  if (!(seen & 2)) reader.add("pop", "missing", NAME);
+  if (!(seen & 4)) reader.add("regions", "missing", REGION_LIST);
+  if (!(seen & 8)) reader.add("apps", "missing", APP_LIST);
+  reader.inRegions("region", config.region);
+  reader.inRegions("fallback.region", config.fallbackRegion);
+  let regionPolicy = reader.policy == "region";
+  if (regionPolicy) config.fallbackPolicy = FallbackPolicy.Region;
+  if (regionPolicy != (config.fallbackRegion.length > 0)) {
+    reader.add("fallback.region", "does not fit the policy", "a region exactly when policy is region");
+  }
+  let cluster = config.clusterHeader;
+  let claim = config.claimHeader;
+  let hop = config.hopHeader;
+  if (cluster.length * claim.length * hop.length > 0 && (claim == cluster || hop == cluster || hop == claim)) {
+    reader.add(claim == cluster ? "claimHeader" : "hopHeader", "reuses another routing header", "distinct header names");
+  }
+  if (problems.length > 0) return null;
+
+  for (let i = 0; i < config.apps.length; i++) {
+    let app = config.apps[i];
+    app.localCluster = fill(fill(reader.localPattern, "{app}", app.app), "{region}", config.region);
+  }
+  for (let i = 0; i < config.regions.length; i++) {
+    config.peerClusters.push(fill(reader.peerPattern, "{region}", config.regions[i]));
+  }
+  return config;
+}

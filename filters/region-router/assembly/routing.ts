@@ -1,0 +1,161 @@
+// Routing decisions as pure functions of the configuration and request facts.
+// No host calls here: the contexts in router.ts read headers, call these, and apply the result.
+
+import { AppRoute, RouterConfig } from "./config";
+import { JsonKind, JsonReader } from "./json";
+
+export enum OwnerSource { Jwt, Cache, Lookup, Fallback }
+
+const SOURCE_NAMES: Array<string> = ["jwt", "cache", "lookup", "fallback"];
+
+/**
+ * Index of the app serving `path`, -1 if none. Query and fragment are ignored. A prefix `/p`
+ * matches `/p` and `/p/...` but not `/px`; the longest matching prefix wins.
+ */
+export function matchApp(path: string, apps: Array<AppRoute>): i32 {
+  let end = path.length;
+  for (let i = 0; i < path.length; i++) {
+    let c = path.charCodeAt(i);
+    if (c == 0x3f || c == 0x23) {
+      end = i;
+      break;
+    }
+  }
+  let best = -1;
+  let bestLength = -1;
+  for (let i = 0; i < apps.length; i++) {
+    let prefix = apps[i].prefix;
+    let n = prefix.length;
+    if (n > bestLength && n <= end && path.startsWith(prefix)
+      && (n == end || prefix == "/" || path.charCodeAt(n) == 0x2f)) {
+      best = i;
+      bestLength = n;
+    }
+  }
+  return best;
+}
+
+/** A decimal number of 1 to `maxDigits` digits; -1 if `text` is anything else. */
+export function parseDecimal(text: string, maxDigits: i32): i64 {
+  if (text.length == 0 || text.length > maxDigits) return -1;
+  let value: i64 = 0;
+  for (let i = 0; i < text.length; i++) {
+    let digit = text.charCodeAt(i) - 0x30;
+    if (<u32>digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Sideways hops a request already made. Absent means 0. Anything but a short decimal number
+ * counts as `maxHops`, so a request carrying a garbled value is never forwarded again.
+ */
+export function parseHops(header: string | null, maxHops: i32): i32 {
+  let hops = header != null ? parseDecimal(header!, 2) : 0;
+  return hops < 0 ? maxHops : <i32>hops;
+}
+
+/**
+ * The tenant host of an `:authority`: ASCII-lowercased, without port and trailing dot.
+ * "" unless it is a DNS name (letters, digits, '.', '-'): such a host is never looked up, and
+ * anything returned is safe in a URL path and a shared-data key as it is.
+ */
+export function tenantHost(authority: string | null): string {
+  let host = authority != null ? authority! : "";
+  let colon = host.indexOf(":");
+  if (colon >= 0) {
+    if (parseDecimal(host.substring(colon + 1), 5) < 0) return "";
+    host = host.substring(0, colon);
+  }
+  let n = host.length;
+  if (n > 0 && host.charCodeAt(n - 1) == 0x2e) host = host.substring(0, --n);
+  if (n == 0 || n > 253) return "";
+  let bytes = new ArrayBuffer(n);
+  for (let i = 0; i < n; i++) {
+    let c = host.charCodeAt(i);
+    if (<u32>(c - 0x41) < 26) c |= 0x20;
+    if (!(<u32>(c - 0x61) < 26 || <u32>(c - 0x30) < 10 || c == 0x2e || c == 0x2d)) return "";
+    store<u8>(changetype<usize>(bytes) + i, c);
+  }
+  return String.UTF8.decode(bytes);
+}
+
+export enum Verdict { Local, Forward, UnknownRegion, Loop }
+
+/** What to do with a request owned by `owner` that already made `hops` sideways hops. */
+export function routeVerdict(config: RouterConfig, owner: string, hops: i32): Verdict {
+  if (config.regionIndex(owner) < 0) return Verdict.UnknownRegion;
+  if (owner == config.region) return Verdict.Local;
+  return hops >= config.maxHops ? Verdict.Loop : Verdict.Forward;
+}
+
+/** Value of the `x-edge-route` response header. */
+export function routeHeaderValue(owner: string, source: OwnerSource, pop: string, hops: i32): string {
+  return "owner=" + owner + ";source=" + SOURCE_NAMES[source] + ";pop=" + pop + ";hops=" + hops.toString();
+}
+
+export enum Rejection { NoApp, UnknownRegion, NoOwner, LoopDetected }
+
+export const REJECTION_CODES: Array<string> = ["no_app", "unknown_region", "no_owner", "loop_detected"];
+export const REJECTION_STATUS: Array<u32> = [404, 403, 503, 508];
+
+/**
+ * Body of a local reply. Messages are fixed texts and the POP id is a validated name, so
+ * nothing needs JSON escaping.
+ */
+export function rejectionBody(rejection: Rejection, message: string, pop: string): string {
+  return "{\"error\":\"" + REJECTION_CODES[rejection] + "\",\"message\":\"" + message + "\",\"pop\":\"" + pop + "\"}";
+}
+
+export const NO_APP_MESSAGE = "no app serves this path";
+export const UNKNOWN_CLAIM_MESSAGE = "unknown region in token";
+export const UNKNOWN_ANSWER_MESSAGE = "unknown region from discovery";
+export const LOOP_MESSAGE = "hop limit reached";
+
+/** Why no owner region was found, before the fallback policy applies. */
+export enum NoOwnerReason { NoHost, UnknownTenant, LookupFailed }
+
+export const NO_OWNER_MESSAGES: Array<string> = [
+  "no tenant host", "unknown tenant", "tenant lookup failed",
+];
+
+/** The `region` of a discovery answer `{"host":..., "region":...}`; "" if the body is not such an answer. */
+export function answeredRegion(body: string): string {
+  let json = new JsonReader(body);
+  let region = "";
+  if (json.take(0x7b)) {
+    for (let first = true; json.more(first, true); first = false) {
+      if (json.key() == "region" && json.kind() == JsonKind.String) region = json.string();
+      else json.skip(0);
+    }
+  }
+  return json.finished() ? region : "";
+}
+
+// Tenant cache records in shared data: key `edge-router/tenant/<host>`,
+// value `<region>|<expiresAtMs>`, or `!|<expiresAtMs>` for a host discovery does not know.
+
+export function tenantKey(host: string): string {
+  return "edge-router/tenant/" + host;
+}
+
+/** A record for `region` ("" = unknown tenant) that expires at `expiresAtMs`. */
+export function tenantRecord(region: string, expiresAtMs: i64): string {
+  let low = (<i32>(expiresAtMs % 1000000000)).toString();
+  let high = <i32>(expiresAtMs / 1000000000);
+  let digits = high > 0 ? high.toString() + "00000000".substring(low.length - 1) + low : low;
+  return (region.length > 0 ? region : "!") + "|" + digits;
+}
+
+/** The region of a record ("" for an unknown tenant). */
+export function recordRegion(record: string): string {
+  let region = record.substring(0, record.indexOf("|"));
+  return region == "!" ? "" : region;
+}
+
+/** The expiry of a record; -1 if it is malformed. */
+export function recordExpiry(record: string): i64 {
+  let bar = record.indexOf("|");
+  return bar > 0 ? parseDecimal(record.substring(bar + 1), 18) : -1;
+}

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadRouter, request, routerConfig, startRouter, type RouterConfig } from "./router-host.ts";
+
+/** Configures the module with `config`; returns the error and critical lines it logged. */
+async function refusal(config: RouterConfig | string): Promise<string[]> {
+  const host = await loadRouter(config);
+  assert.equal(host.configure(), false, "the plugin should refuse this configuration");
+  return host.logs.filter((l) => l.level === "error" || l.level === "critical").map((l) => `${l.level}: ${l.message}`);
+}
+
+function refusedWith(...problems: string[]): string[] {
+  return [
+    ...problems.map((p) => `error: invalid configuration: ${p}`),
+    `critical: invalid configuration: ${problems.length} problem(s), not starting`,
+  ];
+}
+
+function without(field: string): RouterConfig {
+  const config = routerConfig();
+  delete config[field];
+  return config;
+}
+
+describe("RouterConfig: accepted configurations", () => {
+  it("RouterConfig: the contract example with every optional field spelled out starts", async () => {
+    const host = await startRouter(routerConfig({
+      localClusterPattern: "{app}-{region}",
+      peerClusterPattern: "edge-router-{region}",
+      clusterHeader: "x-edge-cluster",
+      claimHeader: "x-edge-user-region",
+      hopHeader: "x-edge-hops",
+      maxHops: 1,
+      discovery: {
+        cluster: "discovery", authority: "discovery", pathTemplate: "/v1/tenants/{host}",
+        timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5,
+      },
+      fallback: { policy: "reject" },
+    }));
+    assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "critical"), []);
+  });
+
+  it("RouterConfig: omitted optional fields take the contract defaults", async () => {
+    const host = await startRouter();
+    const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
+    assert.equal(stream.getRequestHeader("x-edge-cluster"), "edge-router-eu-west");
+    assert.equal(stream.getRequestHeader("x-edge-hops"), "1");
+    const lookup = request(host, "/orders");
+    assert.equal(lookup.action, "pause");
+    const call = host.httpCalls[0]!;
+    assert.equal(call.upstream, "discovery");
+    assert.equal(call.timeoutMs, 500);
+    assert.deepEqual(call.headers.filter(([k]) => k.startsWith(":")), [
+      [":method", "GET"], [":path", "/v1/tenants/acme.edgerim.test"], [":authority", "discovery"],
+    ]);
+  });
+
+  it("RouterConfig: whitespace, key order and JSON escapes do not matter", async () => {
+    const text = `{ "apps" : [ { "app" : "catalog", "prefix" : "\\/catalog" } ],
+      "regions": ["us-east", "eu\\u002dwest"], "pop": "us-east-pop-a", "region": "us-east" }`;
+    const host = await startRouter(text);
+    const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
+    assert.equal(stream.getRequestHeader("x-edge-cluster"), "edge-router-eu-west");
+  });
+});
+
+describe("RouterConfig: every invalid field refuses to start with a line naming it", () => {
+  const cases: Array<[string, RouterConfig | string, string[]]> = [
+    ["text that is not JSON", '{"region": "us-east",', ["configuration: not valid JSON; expected a JSON object"]],
+    ["an empty configuration", "", ["configuration: not valid JSON; expected a JSON object"]],
+    ["trailing text after the object", `${JSON.stringify(routerConfig())} x`, ["configuration: not valid JSON; expected a JSON object"]],
+    ["a JSON array", "[]", ["configuration: wrong type; expected a JSON object"]],
+    ["no region", without("region"), ["region: missing; expected one of regions"]],
+    ["no pop", without("pop"), ["pop: missing; expected a name [A-Za-z0-9._-]"]],
+    ["no regions", without("regions"), ["regions: missing; expected an array of region names"]],
+    ["no apps", without("apps"), ["apps: missing; expected an array of {prefix, app}"]],
+    ["a region outside regions", routerConfig({ region: "sa-east" }), ['region: "sa-east" is not in regions; expected one of regions']],
+    ["a region that is not a name", routerConfig({ region: "US_EAST" }), ['region: "US_EAST" is not valid; expected one of regions']],
+    ["a region that is a number", routerConfig({ region: 1 }), ["region: wrong type; expected one of regions"]],
+    ["a pop id with a space", routerConfig({ pop: "pop a" }), ['pop: "pop a" is not valid; expected a name [A-Za-z0-9._-]']],
+    ["empty regions", routerConfig({ regions: [] }), ["regions: empty; expected an array of region names"]],
+    ["a repeated region", routerConfig({ regions: ["us-east", "eu-west", "us-east"] }), ["regions[2]: repeated; expected each once"]],
+    ["a region that is not a string", routerConfig({ regions: ["us-east", 7] }), ["regions[1]: wrong type; expected a region name [a-z0-9-]"]],
+    ["a region name with '|'", routerConfig({ regions: ["us-east", "eu|west"] }), ['regions[1]: "eu|west" is not valid; expected a region name [a-z0-9-]']],
+    ["empty apps", routerConfig({ apps: [] }), ["apps: empty; expected an array of {prefix, app}"]],
+    ["an app that is a string", routerConfig({ apps: ["catalog"] }), ["apps[0]: wrong type; expected {prefix, app}"]],
+    ["an app without prefix", routerConfig({ apps: [{ app: "catalog" }] }), ["apps[0]: prefix or app missing; expected {prefix, app}"]],
+    ["an app without name", routerConfig({ apps: [{ prefix: "/catalog" }] }), ["apps[0]: prefix or app missing; expected {prefix, app}"]],
+    ["a prefix without leading slash", routerConfig({ apps: [{ prefix: "catalog", app: "catalog" }] }),
+      ['apps[0].prefix: "catalog" is not valid; expected a path prefix like /p']],
+    ["a prefix with a trailing slash", routerConfig({ apps: [{ prefix: "/catalog/", app: "catalog" }] }),
+      ['apps[0].prefix: "/catalog/" is not valid; expected a path prefix like /p']],
+    ["a prefix with a query", routerConfig({ apps: [{ prefix: "/catalog?v=1", app: "catalog" }] }),
+      ['apps[0].prefix: "/catalog?v=1" is not valid; expected a path prefix like /p']],
+    ["an app name with a space", routerConfig({ apps: [{ prefix: "/catalog", app: "cat alog" }] }),
+      ['apps[0].app: "cat alog" is not valid; expected a name [A-Za-z0-9._-]']],
+    ["a repeated prefix", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog" }, { prefix: "/catalog", app: "orders" }] }),
+      ["apps[1]: prefix repeated; expected each once"]],
+    ["an unknown app field", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog", weight: 2 }] }),
+      ["apps[0].weight: unknown field; expected only documented fields"]],
+    ["a misspelt top-level field", routerConfig({ maxhops: 1 }), ["maxhops: unknown field; expected only documented fields"]],
+    ["an unknown placeholder in localClusterPattern", routerConfig({ localClusterPattern: "{app}-{zone}" }),
+      ['localClusterPattern: "{app}-{zone}" is not valid; expected a cluster name pattern']],
+    ["a peerClusterPattern without {region}", routerConfig({ peerClusterPattern: "edge-router" }),
+      ['peerClusterPattern: "edge-router" is not valid; expected a cluster name pattern']],
+    ["{app} in peerClusterPattern", routerConfig({ peerClusterPattern: "{app}-{region}" }),
+      ['peerClusterPattern: "{app}-{region}" is not valid; expected a cluster name pattern']],
+    ["an upper-case clusterHeader", routerConfig({ clusterHeader: "X-Edge-Cluster" }),
+      ['clusterHeader: "X-Edge-Cluster" is not valid; expected a header name [a-z0-9-]']],
+    ["a pseudo-header as claimHeader", routerConfig({ claimHeader: ":authority" }),
+      ['claimHeader: ":authority" is not valid; expected a header name [a-z0-9-]']],
+    ["claimHeader equal to clusterHeader", routerConfig({ claimHeader: "x-edge-cluster" }),
+      ["claimHeader: reuses another routing header; expected distinct header names"]],
+    ["hopHeader equal to claimHeader", routerConfig({ hopHeader: "x-edge-user-region" }),
+      ["hopHeader: reuses another routing header; expected distinct header names"]],
+    ["maxHops above 8", routerConfig({ maxHops: 9 }), ["maxHops: out of range; expected an integer from 0 to 8"]],
+    ["a negative maxHops", routerConfig({ maxHops: -1 }), ["maxHops: out of range; expected an integer from 0 to 8"]],
+    ["a fractional maxHops", routerConfig({ maxHops: 1.5 }), ["maxHops: not an integer; expected an integer from 0 to 8"]],
+    ["maxHops as a string", routerConfig({ maxHops: "1" }), ["maxHops: wrong type; expected an integer from 0 to 8"]],
+    ["discovery as an array", routerConfig({ discovery: [] }), ["discovery: wrong type; expected an object"]],
+    ["a discovery cluster with a space", routerConfig({ discovery: { cluster: "disc overy" } }),
+      ['discovery.cluster: "disc overy" is not valid; expected a name [A-Za-z0-9._-]']],
+    ["a discovery authority with a space", routerConfig({ discovery: { authority: "disc overy" } }),
+      ['discovery.authority: "disc overy" is not valid; expected host[:port]']],
+    ["a pathTemplate without {host}", routerConfig({ discovery: { pathTemplate: "/v1/tenants" } }),
+      ['discovery.pathTemplate: "/v1/tenants" is not valid; expected a path with {host}']],
+    ["a zero timeoutMs", routerConfig({ discovery: { timeoutMs: 0 } }),
+      ["discovery.timeoutMs: out of range; expected an integer from 1 to 60000"]],
+    ["a negative cacheTtlSeconds", routerConfig({ discovery: { cacheTtlSeconds: -1 } }),
+      ["discovery.cacheTtlSeconds: out of range; expected an integer from 0 to 86400"]],
+    ["a negativeCacheTtlSeconds over a day", routerConfig({ discovery: { negativeCacheTtlSeconds: 86401 } }),
+      ["discovery.negativeCacheTtlSeconds: out of range; expected an integer from 0 to 86400"]],
+    ["an unknown discovery field", routerConfig({ discovery: { retries: 2 } }),
+      ["discovery.retries: unknown field; expected only documented fields"]],
+    ["fallback as a string", routerConfig({ fallback: "reject" }), ["fallback: wrong type; expected an object"]],
+    ["fallback without policy", routerConfig({ fallback: {} }), ["fallback.policy: missing; expected reject or region"]],
+    ["an unknown fallback policy", routerConfig({ fallback: { policy: "random" } }),
+      ['fallback.policy: "random" is not valid; expected reject or region']],
+    ["policy region without a region", routerConfig({ fallback: { policy: "region" } }),
+      ["fallback.region: does not fit the policy; expected a region exactly when policy is region"]],
+    ["policy reject with a region", routerConfig({ fallback: { policy: "reject", region: "eu-west" } }),
+      ["fallback.region: does not fit the policy; expected a region exactly when policy is region"]],
+    ["a fallback region outside regions", routerConfig({ fallback: { policy: "region", region: "sa-east" } }),
+      ['fallback.region: "sa-east" is not in regions; expected one of regions']],
+  ];
+  for (const [what, config, problems] of cases) {
+    it(`RouterConfig: refuses ${what}`, async () => {
+      assert.deepEqual(await refusal(config), refusedWith(...problems));
+    });
+  }
+
+  it("RouterConfig: reports every problem of a configuration at once", async () => {
+    const config = routerConfig({ pop: "", maxHops: 20, discovery: { timeoutMs: "fast" }, extra: true });
+    delete config["apps"];
+    assert.deepEqual(await refusal(config), refusedWith(
+      'pop: "" is not valid; expected a name [A-Za-z0-9._-]',
+      "maxHops: out of range; expected an integer from 0 to 8",
+      "discovery.timeoutMs: wrong type; expected an integer from 1 to 60000",
+      "extra: unknown field; expected only documented fields",
+      "apps: missing; expected an array of {prefix, app}",
+    ));
+  });
+});

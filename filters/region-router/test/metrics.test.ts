@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { answerRegion, counters, onlyPendingCall, request, startRouter } from "./router-host.ts";
+
+describe("RegionRouter: metrics", () => {
+  it("RegionRouter: defines every counter at start, all zero", async () => {
+    const host = await startRouter();
+    assert.deepEqual(counters(host), {
+      routed_local: 0, fallback: 0, lookup_errors: 0, cache_hits: 0, lookups: 0,
+      "rejected.no_app": 0, "rejected.unknown_region": 0, "rejected.no_owner": 0, "rejected.loop_detected": 0,
+      "forwarded.us-east": 0, "forwarded.eu-west": 0, "forwarded.ap-southeast": 0,
+    });
+    assert.equal(host.metrics.get("edge_router.lookup_ms")?.type, "histogram");
+  });
+
+  it("RegionRouter: counts each decision once and records each lookup's duration", async () => {
+    const host = await startRouter();
+    request(host, "/catalog", [["x-edge-user-region", "us-east"]]);
+    request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
+    request(host, "/catalog", [["x-edge-user-region", "eu-west"], ["x-edge-hops", "1"]]);
+    request(host, "/catalog", [["x-edge-user-region", "mars"]]);
+    request(host, "/nowhere");
+
+    request(host, "/catalog");
+    request(host, "/orders");
+    host.advanceTime(120);
+    answerRegion(host, onlyPendingCall(host).token, "ap-southeast");
+    request(host, "/catalog");
+
+    request(host, "/catalog", [], "down.test");
+    host.advanceTime(40);
+    host.failHttpCall(onlyPendingCall(host).token);
+
+    assert.deepEqual(counters(host), {
+      routed_local: 1, fallback: 0, lookup_errors: 1, cache_hits: 1, lookups: 2,
+      "rejected.no_app": 1, "rejected.unknown_region": 1, "rejected.no_owner": 1, "rejected.loop_detected": 1,
+      "forwarded.us-east": 0, "forwarded.eu-west": 1, "forwarded.ap-southeast": 3,
+    });
+    assert.deepEqual(host.metrics.get("edge_router.lookup_ms")?.records, [120, 40]);
+  });
+});
