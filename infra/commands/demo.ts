@@ -13,7 +13,7 @@ try {
   const load = await step("k6 smoke across regions", () => runLoad({ profile: "smoke", output: "inherit" }));
   const summary = load.summary;
   if (summary) {
-    console.log(`\nroute matrix (entry region x owner region -> serving region):\n${formatRouteMatrix(summary.routeMatrix, summary.regions)}`);
+    console.log(`\n${formatRouteMatrix(summary.routeMatrix, summary.regions)}`);
     console.log(`requests ${summary.requests}, failed ${(summary.failedRate * 100).toFixed(2)}%`);
   }
   if (load.reportFile) console.log(`k6 HTML report: ${load.reportFile}`);

@@ -36,7 +36,9 @@ export function loadProfile(env: Env): LoadProfile {
   if (name !== "smoke" && name !== "load") throw new Error(`PROFILE=${name} is invalid; expected smoke or load`);
   const iterations = env.ITERATIONS ? positiveInteger(env, "ITERATIONS", 1) : undefined;
   const vus = positiveInteger(env, "VUS", name === "smoke" ? 2 : 20);
-  const p95Ms = positiveInteger(env, "P95_MS", name === "smoke" ? 500 : 1000);
+  // Each sweep sends its requests as one parallel batch, so p95 includes queueing behind the batch; on a
+  // single small host running every region this bounds sanity, not latency. P95_MS tightens it.
+  const p95Ms = positiveInteger(env, "P95_MS", 1000);
 
   if (iterations !== undefined) {
     return {

@@ -102,8 +102,8 @@ describe("cross-region k6 script", () => {
     };
     assert.deepEqual(options.thresholds.http_req_failed, ["rate<0.01"]);
     assert.deepEqual(options.thresholds.checks, ["rate>0.99"]);
-    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_A}}`], ["p(95)<500"]);
-    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_B}}`], ["p(95)<500"]);
+    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_A}}`], ["p(95)<1000"]);
+    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_B}}`], ["p(95)<1000"]);
     const cells = Object.keys(options.thresholds).filter((key) => key.startsWith("edge_route_requests{"));
     assert.equal(cells.length, 2 * 2 * 3, "entry x owner x (serving regions + none)");
     assert.equal(options.scenarios.cross_region?.executor, "constant-vus");
@@ -213,7 +213,7 @@ describe("load profiles and route matrix", () => {
       iterations: 3,
       maxDuration: "5m",
     });
-    assert.equal(loadProfile({}).p95Ms, 500);
+    assert.equal(loadProfile({}).p95Ms, 1000);
     assert.equal(loadProfile({ P95_MS: "250" }).p95Ms, 250);
   });
 

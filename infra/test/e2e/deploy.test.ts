@@ -56,9 +56,7 @@ test("deploy: every POP answers, with its own id in x-edge-pop", async () => {
 });
 
 test("k6 smoke: every request is served by its owning region, with one sideways hop when it entered elsewhere", async () => {
-  // 24 containers and k6 share two cores here, and each k6 sweep sends its requests as one parallel
-  // batch: the p95 limit is the smoke profile's sanity bound, not a latency target.
-  const load = await runLoad({ profile: "smoke", output: "capture", p95Ms: 1000 });
+  const load = await runLoad({ profile: "smoke", output: "capture" });
   assert.equal(load.exitCode, 0, `k6 exited ${load.exitCode}; failed thresholds ${JSON.stringify(load.summary?.failedThresholds)}, checks ${JSON.stringify(load.summary?.checks)}\n${load.stderr.slice(-2000)}`);
   const summary = load.summary!;
   assert.ok(summary.requests > 100, `k6 sent ${summary.requests} requests`);
