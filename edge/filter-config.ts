@@ -25,6 +25,7 @@ export interface RegionRouterConfig {
     timeoutMs: number;
     cacheTtlSeconds: number;
     negativeCacheTtlSeconds: number;
+    negativeCacheMaxEntries: number;
   };
   fallback: { policy: "reject" } | { policy: "region"; region: string };
 }
@@ -52,6 +53,7 @@ export function regionRouterConfig(topology: Topology, region: string, pop: stri
       timeoutMs: discovery.timeoutMs,
       cacheTtlSeconds: discovery.cacheTtlSeconds,
       negativeCacheTtlSeconds: discovery.negativeCacheTtlSeconds,
+      negativeCacheMaxEntries: discovery.negativeCacheMaxEntries,
     },
     fallback: topology.routing.fallback.policy === "region"
       ? { policy: "region", region: topology.routing.fallback.region }

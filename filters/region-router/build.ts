@@ -5,7 +5,7 @@
 // finished module into place, so a reader never sees a partial one.
 import { spawnSync } from "node:child_process";
 import {
-  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +112,8 @@ export function buildFilter(): void {
   if (!existsSync(ascBin)) fail(`${relative(repoRoot, ascBin)} not found: run \`npm ci\``);
   mkdirSync(buildDir, { recursive: true });
   const work = mkdtempSync(join(buildDir, "work-"));
+  // The module is dated when the build started: a source saved while asc runs leaves it stale.
+  const started = statSync(work).mtime;
   try {
     const output = join(work, "region_router.wasm");
     prepareSdk(join(work, "sdk"));
@@ -122,6 +124,7 @@ export function buildFilter(): void {
     const size = `${bytes.length} bytes (${(bytes.length / 1024).toFixed(1)} KiB, limit ${SIZE_LIMIT / 1024} KiB)`;
     if (bytes.length > SIZE_LIMIT) problems.push(`is ${size}`);
     if (problems.length > 0) fail(`region_router.wasm ${problems.join("; ")}`);
+    utimesSync(output, started, started);
     renameSync(output, wasmPath);
     console.log(`build:filter: ${relative(repoRoot, wasmPath)}: ${size}`);
   } finally {

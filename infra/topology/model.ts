@@ -45,6 +45,8 @@ export interface DiscoverySettings {
   timeoutMs: number;
   cacheTtlSeconds: number;
   negativeCacheTtlSeconds: number;
+  /** Unknown hosts each worker remembers (oldest dropped first), so random Host headers cannot grow memory. */
+  negativeCacheMaxEntries: number;
 }
 
 export interface Timeouts {

@@ -55,7 +55,7 @@ export const DEFAULTS = {
   routing: {
     fallback: { policy: "reject" } as const,
     maxHops: 1,
-    discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5 },
+    discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096 },
   },
   timeouts: { connectMs: 1000, requestHeadersMs: 10_000, requestMs: 60_000, streamIdleMs: 300_000, routeMs: 15_000 },
   ports: { popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
@@ -108,6 +108,7 @@ const discoverySchema = z.strictObject({
   timeoutMs: integer(1, 60_000, "milliseconds").default(DEFAULTS.routing.discovery.timeoutMs),
   cacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.cacheTtlSeconds),
   negativeCacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.negativeCacheTtlSeconds),
+  negativeCacheMaxEntries: integer(1, 1_000_000, "unknown hosts per worker").default(DEFAULTS.routing.discovery.negativeCacheMaxEntries),
 });
 
 const routingSchema = z.strictObject({

@@ -34,6 +34,7 @@ export class RouterConfig {
   discoveryTimeoutMs: i32 = 500;
   cacheTtlMs: i64 = 30000;
   negativeCacheTtlMs: i64 = 5000;
+  negativeCacheMaxEntries: i32 = 4096;
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
 
@@ -45,19 +46,18 @@ export class RouterConfig {
 
 // Field lists of each object; a field's id is its object's base plus its position in the list.
 const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,";
-const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,";
+const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,";
 const DISCOVERY_BASE = 12;
 const FALLBACK_FIELDS = ",policy,region,";
-const FALLBACK_BASE = 18;
+const FALLBACK_BASE = 19;
 const APP_FIELDS = ",prefix,app,";
-const APP_BASE = 20;
+const APP_BASE = 21;
 const REGION_NAME = "a region name [a-z0-9-]";
 const NAME = "a name [A-Za-z0-9._-]";
 const HEADER_NAME = "a header name [a-z0-9-]";
 const IN_REGIONS = "one of regions";
 const APP_SHAPE = "{prefix, app}";
 const CLUSTER_PATTERN = "a cluster name pattern";
-const SECONDS = "an integer from 0 to 86400";
 const FALLBACK_POLICY = "reject or region";
 const REGION_LIST = "an array of region names";
 const APP_LIST = "an array of {prefix, app}";
@@ -187,7 +187,9 @@ class ConfigReader {
     return "";
   }
 
-  integer(min: i32, max: i32, fallback: i32, expected: string): i32 {
+  /** The current member as an integer from `min` to `max`; `fallback` (and a problem) otherwise. */
+  integer(min: i32, max: i32, fallback: i32): i32 {
+    let expected = "an integer from " + min.toString() + " to " + max.toString();
     if (this.json.kind() != JsonKind.Number) {
       this.reject("wrong type", expected);
       return fallback;
@@ -237,7 +239,7 @@ class ConfigReader {
       case 6: config.clusterHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 7: config.claimHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 8: config.hopHeader = this.text(isHeaderName, HEADER_NAME); break;
-      case 9: config.maxHops = this.integer(0, 8, 1, "an integer from 0 to 8"); break;
+      case 9: config.maxHops = this.integer(0, 8, 1); break;
       case 10: this.object("discovery.", DISCOVERY_FIELDS, DISCOVERY_BASE, "an object"); break;
       case 11:
         if (this.object("fallback.", FALLBACK_FIELDS, FALLBACK_BASE, "an object") && !(this.seen & (1 << FALLBACK_BASE))) {
@@ -247,9 +249,10 @@ class ConfigReader {
       case DISCOVERY_BASE: config.discoveryCluster = this.text(isName, NAME); break;
       case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, "host[:port]"); break;
       case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, "a path with {host}"); break;
-      case DISCOVERY_BASE + 3: config.discoveryTimeoutMs = this.integer(1, 60000, 500, "an integer from 1 to 60000"); break;
-      case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(0, 86400, 30, SECONDS) * 1000; break;
-      case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(0, 86400, 5, SECONDS) * 1000; break;
+      case DISCOVERY_BASE + 3: config.discoveryTimeoutMs = this.integer(1, 60000, 500); break;
+      case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(0, 86400, 30) * 1000; break;
+      case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(0, 86400, 5) * 1000; break;
+      case DISCOVERY_BASE + 6: config.negativeCacheMaxEntries = this.integer(1, 1000000, 4096); break;
       case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
       case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
       case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;

@@ -8,7 +8,7 @@ import { free } from "@solo-io/proxy-runtime/malloc";
 export enum HeaderMap { Request = 0, Response = 2, HttpCallResponse = 6 }
 export enum HostBuffer { HttpCallResponseBody = 4, PluginConfiguration = 7 }
 export enum LogLevel { Trace, Debug, Info, Warn, Error, Critical }
-export enum MetricKind { Counter = 0, Histogram = 2 }
+export enum MetricKind { Counter = 0, Gauge = 1, Histogram = 2 }
 
 const OK: u32 = 0;
 export const CAS_MISMATCH: u32 = 8;

@@ -14,6 +14,7 @@ import {
   Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, matchApp, parseHops,
   recordExpiry, recordRegion, rejectionBody, routeHeaderValue, routeVerdict, tenantHost, tenantKey, tenantRecord,
 } from "./routing";
+import { UnknownTenants } from "./unknown_tenants";
 
 const POP_HEADER = "x-edge-pop";
 const ROUTE_HEADER = "x-edge-route";
@@ -23,10 +24,16 @@ const SHARED_DATA_ATTEMPTS = 3;
 // The SDK's contexts form reference cycles, which this runtime frees only in __collect():
 // without it every finished stream context would stay allocated.
 const STREAMS_PER_COLLECTION = 32;
+// A multiple of STREAMS_PER_COLLECTION, so the gauge is sampled right after a collection.
+const STREAMS_PER_MEMORY_SAMPLE = 1024;
 
 /** Positions in `metricIds`: these, then rejected.<code> per Rejection (4), then forwarded.<region> per region. */
-enum Metric { RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, Rejected, Forwarded = Rejected + 4 }
-const METRIC_NAMES: Array<string> = ["routed_local", "fallback", "lookup_errors", "cache_hits", "lookups", "lookup_ms"];
+enum Metric {
+  RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, WasmMemoryBytes, Rejected, Forwarded = Rejected + 4,
+}
+const METRIC_NAMES: Array<string> = [
+  "routed_local", "fallback", "lookup_errors", "cache_hits", "lookups", "lookup_ms", "wasm_memory_bytes",
+];
 
 /** One discovery call in flight and the streams waiting for its answer. */
 class TenantLookup {
@@ -51,7 +58,10 @@ export class RegionRouterRoot extends RootContext {
   metricIds: Array<u32> = [];
   /** Discovery calls in flight in this worker: at most one per host. */
   lookups: Array<TenantLookup> = [];
-  streamsSinceCollection: i32 = 0;
+  /** Unknown-tenant answers of this worker (replaced by one of the configured capacity). */
+  unknownTenants: UnknownTenants = new UnknownTenants(1);
+  /** Streams deleted so far (wraps; both periods divide 2^32). */
+  finishedStreams: u32 = 0;
 
   createContext(contextId: u32): Context {
     return new RegionRouterStream(contextId, this);
@@ -66,11 +76,14 @@ export class RegionRouterRoot extends RootContext {
       return false;
     }
     this.config = config;
+    this.unknownTenants = new UnknownTenants(config.negativeCacheMaxEntries);
     for (let i = 0; i < METRIC_NAMES.length; i++) {
-      this.metricIds.push(defineMetric(i == Metric.LookupMs ? MetricKind.Histogram : MetricKind.Counter, METRIC_PREFIX + METRIC_NAMES[i]));
+      let kind = i == Metric.LookupMs ? MetricKind.Histogram : i == Metric.WasmMemoryBytes ? MetricKind.Gauge : MetricKind.Counter;
+      this.metricIds.push(defineMetric(kind, METRIC_PREFIX + METRIC_NAMES[i]));
     }
     for (let i = 0; i < REJECTION_CODES.length; i++) this.defineCounter("rejected." + REJECTION_CODES[i]);
     for (let i = 0; i < config.regions.length; i++) this.defineCounter("forwarded." + config.regions[i]);
+    this.recordMemory();
     return true;
   }
 
@@ -82,13 +95,18 @@ export class RegionRouterRoot extends RootContext {
     incrementMetric(this.metricIds[metric]);
   }
 
-  /** The fresh cached owner of `host` ("" for a known-unknown tenant); null on a miss or an expired record. */
+  /**
+   * The fresh cached owner of `host` ("" for a known-unknown tenant); null on a miss or an expired
+   * record. An owner in shared data (learnt by any worker) wins over this worker's unknown answer.
+   */
   cachedRegion(host: string): string | null {
+    let now = nowMs();
     let record = getSharedData(tenantKey(host));
-    return record != null && recordExpiry(record!) > nowMs() ? recordRegion(record!) : null;
+    if (record != null && recordExpiry(record!) > now) return recordRegion(record!);
+    return this.unknownTenants.has(host, now) ? "" : null;
   }
 
-  /** Caches a discovery answer ("" region: unknown tenant) unless an equal, longer-lived one is there. */
+  /** Caches an owner in shared data unless an equal, longer-lived record is there. */
   storeTenant(host: string, region: string, ttlMs: i64): void {
     let key = tenantKey(host);
     let expiresAtMs = nowMs() + ttlMs;
@@ -149,7 +167,7 @@ export class RegionRouterRoot extends RootContext {
     let reason = NoOwnerReason.LookupFailed;
     if (status == "404") {
       reason = NoOwnerReason.UnknownTenant;
-      this.storeTenant(lookup.host, "", this.config.negativeCacheTtlMs);
+      this.unknownTenants.add(lookup.host, nowMs() + this.config.negativeCacheTtlMs);
     } else if (region.length == 0) {
       this.count(Metric.LookupErrors);
     } else if (this.config.regionIndex(region) >= 0) {
@@ -170,10 +188,16 @@ export class RegionRouterRoot extends RootContext {
   }
 
   streamDeleted(): void {
-    if (++this.streamsSinceCollection >= STREAMS_PER_COLLECTION) {
-      this.streamsSinceCollection = 0;
+    let finished = ++this.finishedStreams;
+    if (finished % STREAMS_PER_COLLECTION == 0) {
       __collect();
+      if (finished % STREAMS_PER_MEMORY_SAMPLE == 0) this.recordMemory();
     }
+  }
+
+  /** Sets the memory gauge to the size of this VM's linear memory (it only ever grows). */
+  recordMemory(): void {
+    recordMetric(this.metricIds[Metric.WasmMemoryBytes], <i64>memory.size() << 16);
   }
 }
 

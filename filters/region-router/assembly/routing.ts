@@ -133,19 +133,20 @@ export function answeredRegion(body: string): string {
   return json.finished() ? region : "";
 }
 
-// Tenant cache records in shared data: key `edge-router/tenant/<host>`,
-// value `<region>|<expiresAtMs>`, or `!|<expiresAtMs>` for a host discovery does not know.
+// Tenant owners cached in shared data: key `edge-router/tenant/<host>`, value `<region>|<expiresAtMs>`.
+// Unknown tenants are cached per worker (unknown_tenants.ts); a `!|<expiresAtMs>` record, written
+// by earlier versions of this filter, still reads as one.
 
 export function tenantKey(host: string): string {
   return "edge-router/tenant/" + host;
 }
 
-/** A record for `region` ("" = unknown tenant) that expires at `expiresAtMs`. */
+/** A record for `region` that expires at `expiresAtMs`. */
 export function tenantRecord(region: string, expiresAtMs: i64): string {
   let low = (<i32>(expiresAtMs % 1000000000)).toString();
   let high = <i32>(expiresAtMs / 1000000000);
   let digits = high > 0 ? high.toString() + "00000000".substring(low.length - 1) + low : low;
-  return (region.length > 0 ? region : "!") + "|" + digits;
+  return region + "|" + digits;
 }
 
 /** The region of a record ("" for an unknown tenant). */

@@ -33,7 +33,7 @@ describe("RouterConfig: accepted configurations", () => {
       maxHops: 1,
       discovery: {
         cluster: "discovery", authority: "discovery", pathTemplate: "/v1/tenants/{host}",
-        timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5,
+        timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
       },
       fallback: { policy: "reject" },
     }));
@@ -53,6 +53,12 @@ describe("RouterConfig: accepted configurations", () => {
     assert.deepEqual(call.headers.filter(([k]) => k.startsWith(":")), [
       [":method", "GET"], [":path", "/v1/tenants/acme.edgerim.test"], [":authority", "discovery"],
     ]);
+  });
+
+  it("RouterConfig: negativeCacheMaxEntries accepts 1 and 1000000", async () => {
+    for (const negativeCacheMaxEntries of [1, 1_000_000]) {
+      await startRouter(routerConfig({ discovery: { negativeCacheMaxEntries } }));
+    }
   });
 
   it("RouterConfig: whitespace, key order and JSON escapes do not matter", async () => {
@@ -130,6 +136,14 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
       ["discovery.cacheTtlSeconds: out of range; expected an integer from 0 to 86400"]],
     ["a negativeCacheTtlSeconds over a day", routerConfig({ discovery: { negativeCacheTtlSeconds: 86401 } }),
       ["discovery.negativeCacheTtlSeconds: out of range; expected an integer from 0 to 86400"]],
+    ["a zero negativeCacheMaxEntries", routerConfig({ discovery: { negativeCacheMaxEntries: 0 } }),
+      ["discovery.negativeCacheMaxEntries: out of range; expected an integer from 1 to 1000000"]],
+    ["a negativeCacheMaxEntries over a million", routerConfig({ discovery: { negativeCacheMaxEntries: 1_000_001 } }),
+      ["discovery.negativeCacheMaxEntries: out of range; expected an integer from 1 to 1000000"]],
+    ["a fractional negativeCacheMaxEntries", routerConfig({ discovery: { negativeCacheMaxEntries: 10.5 } }),
+      ["discovery.negativeCacheMaxEntries: not an integer; expected an integer from 1 to 1000000"]],
+    ["negativeCacheMaxEntries as a string", routerConfig({ discovery: { negativeCacheMaxEntries: "4096" } }),
+      ["discovery.negativeCacheMaxEntries: wrong type; expected an integer from 1 to 1000000"]],
     ["an unknown discovery field", routerConfig({ discovery: { retries: 2 } }),
       ["discovery.retries: unknown field; expected only documented fields"]],
     ["fallback as a string", routerConfig({ fallback: "reject" }), ["fallback: wrong type; expected an object"]],

@@ -207,6 +207,28 @@ describe("RegionRouter in Envoy", { skip }, () => {
     assert.equal(loop.status, 508);
   });
 
+  it("RegionRouter in Envoy: an unknown tenant is asked once, then answered from the worker's cache", async () => {
+    const replies = [
+      await get(`http://127.0.0.1:${port}/catalog`, { host: "hooli.edgerim.test" }),
+      await get(`http://127.0.0.1:${port}/catalog`, { host: "Hooli.edgerim.test" }),
+    ];
+    for (const reply of replies) {
+      assert.equal(reply.status, 503);
+      assert.deepEqual(JSON.parse(reply.body), { error: "no_owner", message: "unknown tenant", pop: POP });
+    }
+    assert.equal(discovery.seen.filter((s) => s.path === "/v1/tenants/hooli.edgerim.test").length, 1);
+  });
+
+  it("RegionRouter in Envoy: the VM's memory is the gauge wasmcustom.edge_router.wasm_memory_bytes", async () => {
+    const admin = readFileSync(join(dir, "admin"), "utf8").trim();
+    const stats = await get(`http://${admin}/stats?filter=wasm_memory_bytes`);
+    const value = /^wasmcustom\.edge_router\.wasm_memory_bytes: (\d+)$/m.exec(stats.body)?.[1];
+    assert.ok(value !== undefined, `no memory gauge in /stats:\n${stats.body}`);
+    assert.ok(Number(value) > 0 && Number(value) % 65_536 === 0, `${value} is not a whole number of 64 KiB pages`);
+    const prometheus = await get(`http://${admin}/stats/prometheus`);
+    assert.match(prometheus.body, /^# TYPE edge_router_wasm_memory_bytes gauge$/m);
+  });
+
   it("RegionRouter in Envoy: an invalid configuration stops Envoy with the field named", async () => {
     const badDir = mkdtempSync(join(dir, "bad-"));
     const envoy = new Envoy(badDir, routerConfig({ maxHops: 9 }), { discovery: discovery.port });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { answerRegion, counters, onlyPendingCall, request, startRouter } from "./router-host.ts";
+import { answerRegion, answerUnknownTenant, counters, onlyPendingCall, request, startRouter } from "./router-host.ts";
 
 describe("RegionRouter: metrics", () => {
   it("RegionRouter: defines every counter at start, all zero", async () => {
@@ -11,6 +11,30 @@ describe("RegionRouter: metrics", () => {
       "forwarded.us-east": 0, "forwarded.eu-west": 0, "forwarded.ap-southeast": 0,
     });
     assert.equal(host.metrics.get("edge_router.lookup_ms")?.type, "histogram");
+  });
+
+  it("RegionRouter: the gauge wasm_memory_bytes holds the linear memory size from the start", async () => {
+    const host = await startRouter();
+    assert.deepEqual(host.metrics.get("edge_router.wasm_memory_bytes"), { type: "gauge", value: host.memoryBytes(), records: [] });
+  });
+
+  it("RegionRouter: wasm_memory_bytes is sampled once per 1024 finished streams, not per request", async () => {
+    const host = await startRouter();
+    const gauge = () => host.metrics.get("edge_router.wasm_memory_bytes")?.value;
+    const atStart = host.memoryBytes();
+    // Unknown tenants are cached in the module, so 1024 distinct ones grow its memory.
+    const finish = (i: number) => {
+      const { stream } = request(host, "/catalog", [], `tenant-${i}.unknown.test`);
+      answerUnknownTenant(host, onlyPendingCall(host).token);
+      stream.onDone();
+      stream.onLog();
+      stream.onDelete();
+    };
+    for (let i = 0; i < 1023; i++) finish(i);
+    assert.ok(host.memoryBytes() > atStart, "precondition: the streams grew the memory");
+    assert.equal(gauge(), atStart);
+    finish(1023);
+    assert.equal(gauge(), host.memoryBytes());
   });
 
   it("RegionRouter: counts each decision once and records each lookup's duration", async () => {

@@ -42,7 +42,7 @@ describe("loading the topology", () => {
     assert.deepEqual(topology.routing, {
       fallback: { policy: "reject" },
       maxHops: 1,
-      discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5 },
+      discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096 },
     });
     assert.equal(topology.jwt.regionClaim, "region");
     assert.deepEqual(topology.ports, {

@@ -302,3 +302,12 @@ describe("topology validation", () => {
     ]);
   });
 });
+
+it("Routing: discovery.negativeCacheMaxEntries must be a whole number from 1 to 1000000", () => {
+  const valid = validRaw();
+  valid.routing = { discovery: { negativeCacheMaxEntries: 1 } };
+  assert.deepEqual(problemsOf(valid), []);
+  const invalid = validRaw();
+  invalid.routing = { discovery: { negativeCacheMaxEntries: 0 } };
+  assertOnlyProblem(invalid, "routing.discovery.negativeCacheMaxEntries", "0");
+});
