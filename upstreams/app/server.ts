@@ -84,7 +84,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   });
   return {
     port: server.port,
-    url: `http://${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`,
+    url: server.url,
     close: () => server.close(),
   };
 }

@@ -81,7 +81,7 @@ export async function startDiscoveryServer(options: DiscoveryServerOptions): Pro
   });
   return {
     port: server.port,
-    url: `http://${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`,
+    url: server.url,
     metrics: () => ({ ...counts }),
     close: () => server.close(),
   };

@@ -17,6 +17,8 @@ export interface CleartextServerOptions {
 export interface CleartextServer {
   readonly port: number;
   readonly host: string;
+  /** `http://host:port`, with an IPv6 host in brackets. */
+  readonly url: string;
   readonly draining: boolean;
   /** Stops accepting, lets in-flight requests finish, resolves once every connection is gone. */
   close(): Promise<void>;
@@ -140,6 +142,7 @@ export function startCleartextServer(options: CleartextServerOptions): Promise<C
       resolve({
         port,
         host,
+        url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
         get draining() {
           return draining;
         },
