@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import type { BatchResult } from "./generators/load-generator.ts";
 import type { Growth } from "./memory-growth.ts";
 import {
-  FILTER_SIZE_TARGET_BYTES, GROWTH_TARGET_BYTES_PER_MILLION, pathCounters, type GeneratorTrial, type MachineFacts,
+  FILTER_SIZE_TARGET_BYTES, GROWTH_TARGET_BYTES_PER_MILLION, expectedCounters, kindCounters, type GeneratorTrial, type MachineFacts,
   type SoakResult, type SoakSample,
 } from "./soak-run.ts";
 import { MIX, type RequestKind } from "./traffic-mix.ts";
@@ -121,20 +121,17 @@ proxy and upstream, so they show that load was sustained, not what the filter ca
 export function soakSection(result: SoakResult, when: Date): string {
   const { machine } = result;
   const last = result.samples.at(-1)!;
-  const requests = last.requests;
   const mixRows = (Object.entries(MIX) as [RequestKind, (typeof MIX)[RequestKind]][]).map(([kind, share]) => [
     share.path,
     `${(share.perMille / 10).toFixed(1)}%`,
     String(share.status),
-    `\`${pathCounters()[kind]}\``,
+    kindCounters()[kind].map((counter) => `\`${counter}\``).join(", "),
   ]);
-  // Expected counter values from the mix: several request kinds can feed one counter.
-  const expected = new Map<string, number>();
-  for (const [kind, share] of Object.entries(MIX) as [RequestKind, (typeof MIX)[RequestKind]][]) {
-    const counter = pathCounters()[kind];
-    expected.set(counter, (expected.get(counter) ?? 0) + (requests * share.perMille) / 1000);
-  }
-  const counterRows = [...expected].map(([counter, value]) => [`\`${counter}\``, grouped(result.filterStats.get(counter) ?? 0), grouped(value)]);
+  const counterRows = [...expectedCounters(last.requests)].map(([counter, value]) => [
+    `\`${counter}\``,
+    grouped(result.filterStats.get(counter) ?? 0),
+    grouped(value),
+  ]);
   const statusText = [...result.statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}: ${grouped(count)}`).join(", ");
   return [
     "## Region-router memory soak",

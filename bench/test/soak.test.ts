@@ -110,6 +110,11 @@ test("soak quick mode: the filter counted each of its paths", () => {
   assertNear(stats["edge_router.rejected.unknown_region"], expectedOf(MIX["unlisted-region"].perMille), "unknown_region rejections");
   assertNear(stats["edge_router.fallback"], expectedOf(MIX["unknown-tenant"].perMille), "unknown tenants served by the fallback region");
   assertNear(
+    stats["edge_router.routed_local"],
+    expectedOf(MIX["local-user"].perMille + MIX["home-tenant"].perMille + MIX["unknown-tenant"].perMille),
+    "requests served by the home datacenter (fallback included)",
+  );
+  assertNear(
     stats[`edge_router.forwarded.${PEER_REGION}`],
     expectedOf(MIX["peer-user"].perMille + MIX["peer-tenant"].perMille),
     "requests sent sideways to the peer region",
