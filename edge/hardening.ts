@@ -168,9 +168,9 @@ export function cluster(spec: ClusterSpec): Cluster {
   };
 }
 
-/** Retries connection-level failures (connect, reset, refused stream), each on a host not tried yet. */
+/** Retries connection-level failures and gateway errors (a peer that died mid-request), each on a host not tried yet. */
 export const RETRY_POLICY: RetryPolicy = {
-  retry_on: "connect-failure,reset,refused-stream",
+  retry_on: "connect-failure,reset,refused-stream,gateway-error",
   num_retries: 2,
   retry_host_predicate: [
     {
