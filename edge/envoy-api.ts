@@ -109,12 +109,27 @@ export interface HttpConnectionManager {
   route_config: RouteConfiguration;
   http_filters: HttpFilter[];
   access_log: AccessLog[];
+  local_reply_config?: LocalReplyConfig;
+}
+
+/** Rewrites Envoy's own replies that match a mapper's filter. */
+export interface LocalReplyConfig {
+  mappers: {
+    filter: { response_flag_filter: { flags: string[] } };
+    status_code: number;
+    body_format_override: { json_format: Record<string, string>; content_type: string };
+  }[];
 }
 
 /** A header mutation rule (envoy.config.common.mutation_rules.v3.HeaderMutation). */
 export type HeaderMutationRule = { remove: string } | { remove_on_match: { key_matcher: StringMatcher } };
 
-export type StringMatcher = { exact: string } | { prefix: string };
+export type StringMatcher = { exact: string } | { prefix: string } | { safe_regex: { regex: string } };
+
+export interface HeaderMatcher {
+  name: string;
+  string_match: StringMatcher;
+}
 
 export interface EarlyHeaderMutationExtension {
   name: "envoy.http.early_header_mutation.header_mutation";
@@ -169,7 +184,7 @@ export interface WasmFilter {
         runtime: "envoy.wasm.runtime.v8";
         code: { local: { filename: string } };
       };
-      fail_open: boolean;
+      failure_policy: "FAIL_CLOSED" | "FAIL_RELOAD" | "FAIL_OPEN";
     };
   };
 }
@@ -200,7 +215,7 @@ export interface FilterConfigOverride {
 
 export interface Route {
   name: string;
-  match: { prefix: string } | { path: string };
+  match: ({ prefix: string } | { path: string }) & { headers?: HeaderMatcher[] };
   route?: RouteAction;
   direct_response?: { status: number; body?: { inline_string: string } };
   typed_per_filter_config?: Record<string, FilterConfigOverride>;
@@ -209,6 +224,7 @@ export interface Route {
 export interface RetryPolicy {
   retry_on: string;
   num_retries: number;
+  per_try_timeout: Duration;
   retry_host_predicate: {
     name: "envoy.retry_host_predicates.previous_hosts";
     typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" };
@@ -216,14 +232,10 @@ export interface RetryPolicy {
   host_selection_retry_max_attempts: number;
 }
 
-export type RouteAction =
-  | {
-      cluster_header: string;
-      cluster_not_found_response_code: "SERVICE_UNAVAILABLE" | "NOT_FOUND" | "INTERNAL_SERVER_ERROR";
-      timeout: Duration;
-      retry_policy: RetryPolicy;
-    }
-  | { cluster: string; timeout: Duration; retry_policy?: RetryPolicy };
+export type RouteAction = (
+  | { cluster_header: string; cluster_not_found_response_code: "SERVICE_UNAVAILABLE" | "NOT_FOUND" | "INTERNAL_SERVER_ERROR" }
+  | { cluster: string }
+) & { timeout: Duration; retry_policy?: RetryPolicy };
 
 // --- clusters ---------------------------------------------------------------------------------
 
@@ -238,17 +250,26 @@ export interface HttpProtocolOptions {
 export interface HealthCheck {
   timeout: Duration;
   interval: Duration;
+  no_traffic_interval: Duration;
+  unhealthy_interval: Duration;
   unhealthy_threshold: number;
   healthy_threshold: number;
   http_health_check: { path: string; codec_client_type: "HTTP1" | "HTTP2" };
 }
 
 export interface OutlierDetection {
-  consecutive_5xx: number;
-  consecutive_gateway_failure: number;
+  split_external_local_origin_errors: boolean;
+  consecutive_local_origin_failure: number;
+  enforcing_consecutive_local_origin_failure: number;
+  enforcing_consecutive_5xx: number;
+  enforcing_consecutive_gateway_failure: number;
+  enforcing_success_rate: number;
+  enforcing_local_origin_success_rate: number;
   interval: Duration;
   base_ejection_time: Duration;
+  max_ejection_time: Duration;
   max_ejection_percent: number;
+  successful_active_health_check_uneject_host: boolean;
 }
 
 export interface Cluster {
@@ -260,9 +281,23 @@ export interface Cluster {
   per_connection_buffer_limit_bytes: number;
   load_assignment: {
     cluster_name: string;
-    endpoints: { lb_endpoints: { endpoint: { address: Address } }[] }[];
+    /** Priority 0 first; a lower priority takes traffic only when the ones above are unhealthy. */
+    endpoints: { priority?: number; lb_endpoints: { endpoint: { address: Address } }[] }[];
   };
   typed_extension_protocol_options?: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": HttpProtocolOptions };
   health_checks?: HealthCheck[];
   outlier_detection?: OutlierDetection;
+  circuit_breakers?: CircuitBreakers;
+  common_lb_config?: { healthy_panic_threshold: { value: number } };
+  close_connections_on_host_health_failure?: boolean;
+}
+
+export interface CircuitBreakers {
+  thresholds: {
+    priority: "DEFAULT";
+    max_connections: number;
+    max_pending_requests: number;
+    max_requests: number;
+    retry_budget: { budget_percent: { value: number }; min_retry_concurrency: number };
+  }[];
 }

@@ -1,7 +1,7 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import type {
   Address, Cluster, ConnectionLimitFilter, Duration, Http2ProtocolOptions, HttpConnectionManager, HttpFilter, HttpProtocolOptions,
-  Listener, OverloadManager, RetryPolicy,
+  Listener, OverloadManager,
 } from "./envoy-api.ts";
 import type { Endpoint } from "./placement.ts";
 
@@ -96,12 +96,13 @@ export function hardenedConnectionManager(
     route_config: parts.route_config,
     http_filters: parts.http_filters,
     access_log: parts.access_log,
+    ...(parts.local_reply_config ? { local_reply_config: parts.local_reply_config } : {}),
   };
 }
 
 export type ConnectionManagerParts = Pick<
   HttpConnectionManager,
-  "route_config" | "http_filters" | "access_log" | "early_header_mutation_extensions"
+  "route_config" | "http_filters" | "access_log" | "early_header_mutation_extensions" | "local_reply_config"
 >;
 
 /** An HTTP listener (HTTP/1.1 and h2c) behind a per-listener connection limit. */
@@ -148,6 +149,8 @@ export interface ClusterSpec {
   name: string;
   type: "STATIC" | "STRICT_DNS";
   endpoints: Endpoint[];
+  /** Lower priorities, in order: each takes traffic only while the ones before it are unhealthy. */
+  lowerPriorities?: Endpoint[][];
   protocol: UpstreamProtocol;
   connectTimeoutMs: number;
 }
@@ -162,21 +165,11 @@ export function cluster(spec: ClusterSpec): Cluster {
     per_connection_buffer_limit_bytes: BUFFER_LIMIT_BYTES,
     load_assignment: {
       cluster_name: spec.name,
-      endpoints: [{ lb_endpoints: spec.endpoints.map((endpoint) => ({ endpoint: { address: address(endpoint) } })) }],
+      endpoints: [spec.endpoints, ...(spec.lowerPriorities ?? [])].map((endpoints, priority) => ({
+        ...(priority > 0 ? { priority } : {}),
+        lb_endpoints: endpoints.map((endpoint) => ({ endpoint: { address: address(endpoint) } })),
+      })),
     },
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
   };
 }
-
-/** Retries connection-level failures and gateway errors (a peer that died mid-request), each on a host not tried yet. */
-export const RETRY_POLICY: RetryPolicy = {
-  retry_on: "connect-failure,reset,refused-stream,gateway-error",
-  num_retries: 2,
-  retry_host_predicate: [
-    {
-      name: "envoy.retry_host_predicates.previous_hosts",
-      typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
-    },
-  ],
-  host_selection_retry_max_attempts: 3,
-};

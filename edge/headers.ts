@@ -8,6 +8,8 @@ export const CLUSTER_HEADER = "x-edge-cluster";
 export const HOP_HEADER = "x-edge-hops";
 /** Verified JWT region claim, written by jwt_authn. */
 export const CLAIM_HEADER = "x-edge-user-region";
+/** Owner region decided by the entry POP; carried to the owner's POP and its datacenter. */
+export const OWNER_HEADER = "x-edge-owner";
 /** Response headers the filter sets on the way back. */
 export const POP_HEADER = "x-edge-pop";
 export const ROUTE_HEADER = "x-edge-route";

@@ -1,29 +1,22 @@
 import type { Topology } from "../infra/topology/model.ts";
 import { findRegion } from "../infra/topology/inventory.ts";
-import { EDGE_HEALTH_PATH, ingressContainer } from "../infra/topology/names.ts";
+import { ingressContainer, SERVICE_HEALTH_PATH } from "../infra/topology/names.ts";
 import type { Bootstrap, Cluster, Route } from "./envoy-api.ts";
-import { address, cluster, httpListener, overloadManager, RETRY_POLICY, ROUTER_FILTER, seconds } from "./hardening.ts";
-import { accessLog, adminCluster, healthCheck, healthRoute, statsListener } from "./observability.ts";
+import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
+import { appRoutes } from "./app-routes.ts";
+import { failoverSettings, unavailableReply } from "./failover.ts";
+import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";
 import type { Placement } from "./placement.ts";
 
 /** Bootstrap of one datacenter ingress replica of the inner rim: app prefix -> app replicas. */
 
 export const INGRESS_LISTENER = "ingress";
-/** Apps answer their own health on this path (see the app service API). */
-export const APP_HEALTH_PATH = "/healthz";
 
 export function ingressBootstrap(topology: Topology, region: string, replica: number, placement: Placement): Bootstrap {
   findRegion(topology, region);
   const listeners = placement.ingressListeners(region, replica);
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
-  const routes: Route[] = [
-    healthRoute([]),
-    ...topology.apps.map((app) => ({
-      name: app.name,
-      match: { prefix: app.prefix },
-      route: { cluster: app.name, timeout: seconds(topology.timeouts.routeMs), retry_policy: RETRY_POLICY },
-    })),
-  ];
+  const routes: Route[] = [healthRoute([]), ...appRoutes(topology, (app) => ({ cluster: app }))];
   const apps: Cluster[] = topology.apps.map((app) => ({
     ...cluster({
       name: app.name,
@@ -32,7 +25,7 @@ export function ingressBootstrap(topology: Topology, region: string, replica: nu
       protocol: "h2c",
       connectTimeoutMs: topology.timeouts.connectMs,
     }),
-    health_checks: [healthCheck(APP_HEALTH_PATH)],
+    ...failoverSettings(SERVICE_HEALTH_PATH, topology.resources.connections),
   }));
   return {
     node: { id: ingressContainer(topology.project, region, replica), cluster: region },
@@ -43,6 +36,8 @@ export function ingressBootstrap(topology: Topology, region: string, replica: nu
           route_config: { name: INGRESS_LISTENER, virtual_hosts: [{ name: INGRESS_LISTENER, domains: ["*"], routes }] },
           http_filters: [ROUTER_FILTER],
           access_log: accessLog(),
+          // Every replica of an app down: JSON naming the app and the region, never Envoy's plain text.
+          local_reply_config: unavailableReply("app_unavailable", { message: "no replica of the app is available", app: "%ROUTE_NAME%", region }),
         }),
         statsListener(listeners.stats, limits),
       ],

@@ -13,6 +13,7 @@ import { ensureSigningKeys, type SigningKeys } from "../upstreams/tokens/keys.ts
 import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
 import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
 import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
+import { waitClustersHealthy } from "./cluster-health.ts";
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
 
@@ -126,6 +127,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
       envoys.set(name, { name, process: child, adminUrl: `http://${admin.address}:${admin.port}`, log: () => log });
     }
     await Promise.all([...envoys.values()].map((e) => waitReady(e, 20_000)));
+    await Promise.all([...envoys.values()].map((e) => waitClustersHealthy(e.adminUrl, 20_000)));
     return edge;
   } catch (e) {
     await edge.stop();

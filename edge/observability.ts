@@ -1,6 +1,6 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import { EDGE_HEALTH_PATH } from "../infra/topology/names.ts";
-import type { AccessLog, Cluster, HealthCheck, Listener, Route } from "./envoy-api.ts";
+import type { AccessLog, Cluster, Listener, Route } from "./envoy-api.ts";
 import { POP_HEADER, ROUTE_HEADER } from "./headers.ts";
 import { cluster, httpListener, ROUTER_FILTER } from "./hardening.ts";
 import type { Endpoint } from "./placement.ts";
@@ -78,9 +78,4 @@ export function healthRoute(skipFilters: string[]): Route {
         }
       : {}),
   };
-}
-
-/** Active HTTP/2 health check on `path`: two misses take a host out, one success brings it back. */
-export function healthCheck(path: string): HealthCheck {
-  return { timeout: "1s", interval: "2s", unhealthy_threshold: 2, healthy_threshold: 1, http_health_check: { path, codec_client_type: "HTTP2" } };
 }

@@ -1,14 +1,15 @@
 import type { Topology } from "../infra/topology/model.ts";
 import { findRegion } from "../infra/topology/inventory.ts";
-import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, localCluster, peerCluster, popId } from "../infra/topology/names.ts";
+import { DISCOVERY_CLUSTER, SERVICE_HEALTH_PATH, EDGE_HEALTH_PATH, localCluster, peerCluster, popId } from "../infra/topology/names.ts";
 import type {
-  Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, OutlierDetection, Route,
-  RouteConfiguration,
+  Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, LocalReplyConfig, Route, RouteConfiguration,
 } from "./envoy-api.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
-import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX } from "./headers.ts";
-import { address, cluster, httpListener, overloadManager, RETRY_POLICY, ROUTER_FILTER, seconds } from "./hardening.ts";
-import { accessLog, adminCluster, healthCheck, healthRoute, statsListener } from "./observability.ts";
+import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER } from "./headers.ts";
+import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
+import { failoverSettings, unavailableReply } from "./failover.ts";
+import { appRoutes } from "./app-routes.ts";
+import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";
 import type { Placement, RenderInputs } from "./placement.ts";
 
 /** Bootstrap of one POP of the outer rim. */
@@ -35,14 +36,6 @@ function headerMutation(rules: HeaderMutationRule[]): EarlyHeaderMutationExtensi
 export const PUBLIC_HEADER_MUTATION = headerMutation([{ remove_on_match: { key_matcher: { prefix: INTERNAL_HEADER_PREFIX } } }]);
 /** Peers keep the hop count (loop guard) but never choose the cluster or assert a claim. */
 export const BACKBONE_HEADER_MUTATION = headerMutation(BACKBONE_STRIPPED_HEADERS.map((name) => ({ remove: name })));
-
-const outlierDetection: OutlierDetection = {
-  consecutive_5xx: 5,
-  consecutive_gateway_failure: 3,
-  interval: "5s",
-  base_ejection_time: "30s",
-  max_ejection_percent: 50,
-};
 
 function popFilters(topology: Topology, region: string, pop: string, inputs: RenderInputs): HttpFilter[] {
   return [
@@ -85,8 +78,10 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
             runtime: "envoy.wasm.runtime.v8",
             code: { local: { filename: inputs.wasmPath } },
           },
-          // A POP that cannot run the router must not forward at all.
-          fail_open: false,
+          // A POP that cannot run the router must not forward at all (fail closed); a VM that fails
+          // at run time is replaced by a fresh one on the next request instead of failing every
+          // request until a restart.
+          failure_policy: "FAIL_RELOAD",
         },
       },
     },
@@ -94,52 +89,60 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
   ];
 }
 
-function appRoutes(topology: Topology): Route[] {
-  return topology.apps.map((app) => ({
-    name: app.name,
-    match: { prefix: app.prefix },
-    route: {
-      cluster_header: CLUSTER_HEADER,
-      cluster_not_found_response_code: "SERVICE_UNAVAILABLE",
-      timeout: seconds(topology.timeouts.routeMs),
-      retry_policy: RETRY_POLICY,
-    },
-  }));
-}
-
 function routeConfig(name: string, routes: Route[]): RouteConfiguration {
   return { name, virtual_hosts: [{ name, domains: ["*"], routes }] };
 }
 
-/** Exactly the clusters the region router can name, plus `discovery`. */
+/**
+ * Envoy's own reply when the owner region cannot take a request (every host of the local or peer
+ * cluster is down): 503 JSON naming the owner the region router decided.
+ */
+function ownerUnavailableReply(pop: string): LocalReplyConfig {
+  return unavailableReply("owner_unavailable", {
+    message: "owner region unavailable",
+    region: `%REQ(${OWNER_HEADER})%`,
+    app: "%ROUTE_NAME%",
+    pop,
+  });
+}
+
+/**
+ * Exactly the clusters the region router can name, plus `discovery`. The tenant directory is
+ * global, so discovery lists this region's service first and every other reachable region's as
+ * lower priorities, in topology order.
+ */
 function popClusters(topology: Topology, region: string, placement: Placement): Cluster[] {
   const { connectMs } = topology.timeouts;
+  const { connections } = topology.resources;
   const type = placement.clusterType;
   const local = topology.apps.map((app) => ({
     ...cluster({ name: localCluster(app.name, region), type, endpoints: placement.ingressEndpoints(region), protocol: "h2c", connectTimeoutMs: connectMs }),
-    health_checks: [healthCheck(EDGE_HEALTH_PATH)],
-    outlier_detection: outlierDetection,
+    ...failoverSettings(EDGE_HEALTH_PATH, connections),
   }));
-  const peers = topology.regions
-    .filter((peer) => peer.name !== region)
-    .map((peer) => ({
-      ...cluster({
-        name: peerCluster(peer.name),
-        type,
-        endpoints: peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, region)),
-        protocol: "h2c",
-        connectTimeoutMs: connectMs,
-      }),
-      health_checks: [healthCheck(EDGE_HEALTH_PATH)],
-      outlier_detection: outlierDetection,
-    }));
-  const discovery = cluster({
-    name: DISCOVERY_CLUSTER,
-    type,
-    endpoints: [placement.discoveryEndpoint(region)],
-    protocol: "http1",
-    connectTimeoutMs: connectMs,
-  });
+  const own = findRegion(topology, region);
+  const others = topology.regions.filter((peer) => peer.name !== region);
+  const peers = others.map((peer) => ({
+    ...cluster({
+      name: peerCluster(peer.name),
+      type,
+      endpoints: peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, region)),
+      protocol: "h2c",
+      connectTimeoutMs: connectMs,
+    }),
+    ...failoverSettings(EDGE_HEALTH_PATH, connections),
+  }));
+  const discovery = {
+    ...cluster({
+      name: DISCOVERY_CLUSTER,
+      type,
+      endpoints: [placement.discoveryEndpoint(region)],
+      // Another Docker host's discovery service is not reachable from here.
+      lowerPriorities: others.filter((peer) => peer.dockerHost === own.dockerHost).map((peer) => [placement.discoveryEndpoint(peer.name)]),
+      protocol: "http1",
+      connectTimeoutMs: connectMs,
+    }),
+    ...failoverSettings(SERVICE_HEALTH_PATH, connections, "HTTP1"),
+  };
   return [...local, ...peers, discovery];
 }
 
@@ -147,7 +150,8 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
   findRegion(topology, region);
   const listeners = placement.popListeners(region, pop);
   const filters = popFilters(topology, region, pop, inputs);
-  const routes = appRoutes(topology);
+  const routes = appRoutes(topology, { cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" });
+  const unavailable = ownerUnavailableReply(popId(region, pop));
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
   return {
     node: { id: popId(region, pop), cluster: region },
@@ -159,12 +163,14 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
           route_config: routeConfig(PUBLIC_LISTENER, routes),
           http_filters: filters,
           access_log: accessLog(),
+          local_reply_config: unavailable,
         }),
         httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
           early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
           route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER, WASM_FILTER]), ...routes]),
           http_filters: filters,
           access_log: accessLog(),
+          local_reply_config: unavailable,
         }),
         statsListener(listeners.stats, limits),
       ],

@@ -114,8 +114,16 @@ for (const [label, build] of topologies) {
               placement.ingressEndpoints(proxy.region).map((endpoint) => `${endpoint.address}:${endpoint.port}`),
             );
           }
-          const discovery = placement.discoveryEndpoint(proxy.region);
-          assert.deepEqual(endpointsOf(clusterNamed(proxy.bootstrap, DISCOVERY_CLUSTER)), [`${discovery.address}:${discovery.port}`]);
+          // The tenant directory is global: own region's discovery at priority 0, then every other region's, in topology order.
+          const byPriority = clusterNamed(proxy.bootstrap, DISCOVERY_CLUSTER).load_assignment.endpoints.map((group) => [
+            group.priority ?? 0,
+            group.lb_endpoints.map(({ endpoint }) => `${endpoint.address.socket_address.address}:${endpoint.address.socket_address.port_value}`),
+          ]);
+          const order = [proxy.region, ...topology.regions.map((r) => r.name).filter((name) => name !== proxy.region)];
+          assert.deepEqual(byPriority, order.map((region, priority) => {
+            const at = placement.discoveryEndpoint(region);
+            return [priority, [`${at.address}:${at.port}`]];
+          }));
         }
       });
 
@@ -173,22 +181,25 @@ for (const [label, build] of topologies) {
             const wasm = filters[1];
             assert.ok(wasm?.name === "envoy.filters.http.wasm");
             assert.equal(wasm.typed_config.config.root_id, "region_router");
-            assert.equal(wasm.typed_config.config.fail_open, false);
+            assert.equal(wasm.typed_config.config.failure_policy, "FAIL_RELOAD");
             assert.equal(wasm.typed_config.config.vm_config.code.local.filename, inputs.wasmPath);
           }
         }
       });
 
-      it("POP: each app prefix routes by the cluster header, 503 when the cluster is unknown", () => {
+      it("POP: each app prefix routes by the cluster header (idempotent methods first), 503 when the cluster is unknown", () => {
         for (const proxy of pops(proxies)) {
           const routes = connectionManager(listener(proxy.bootstrap, "public")).route_config.virtual_hosts.flatMap((host) => host.routes);
-          assert.deepEqual(routes.map((route) => ("prefix" in route.match ? route.match.prefix : route.match.path)), topology.apps.map((app) => app.prefix));
+          assert.deepEqual(
+            routes.map((route) => [route.name, "prefix" in route.match ? route.match.prefix : route.match.path, route.match.headers?.[0]?.name ?? "any method"]),
+            topology.apps.flatMap((app) => [[app.name, app.prefix, ":method"], [app.name, app.prefix, "any method"]]),
+          );
           for (const route of routes) {
             const action = route.route as Extract<RouteAction, { cluster_header: string }>;
             assert.equal(action.cluster_header, CLUSTER_HEADER);
             assert.equal(action.cluster_not_found_response_code, "SERVICE_UNAVAILABLE");
-            assert.equal(action.retry_policy.num_retries, 2);
-            assert.equal(action.retry_policy.retry_host_predicate[0]?.name, "envoy.retry_host_predicates.previous_hosts");
+            assert.equal(action.retry_policy?.num_retries, 2);
+            assert.equal(action.retry_policy?.retry_host_predicate[0]?.name, "envoy.retry_host_predicates.previous_hosts");
           }
           const backbone = connectionManager(listener(proxy.bootstrap, "backbone")).route_config.virtual_hosts.flatMap((host) => host.routes);
           const health = backbone[0]!;
@@ -249,7 +260,7 @@ for (const [label, build] of topologies) {
           const appRoutes = routes.filter((route) => route.route !== undefined);
           assert.deepEqual(
             appRoutes.map((route) => [("prefix" in route.match ? route.match.prefix : ""), route.route && "cluster" in route.route ? route.route.cluster : ""]),
-            topology.apps.map((app) => [app.prefix, app.name]),
+            topology.apps.flatMap((app) => [[app.prefix, app.name], [app.prefix, app.name]]),
           );
           for (const app of topology.apps) {
             const appCluster = clusterNamed(proxy.bootstrap, app.name);

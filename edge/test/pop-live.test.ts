@@ -1,3 +1,5 @@
+import { waitClustersHealthy } from "../cluster-health.ts";
+import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
@@ -114,6 +116,10 @@ describe("POP bootstraps running in Envoy with the region router", () => {
         res.end(JSON.stringify({ region: region.name, headers } satisfies Recorded));
       });
       const discovery = createHttp1Server((req, res) => {
+        if (req.url === SERVICE_HEALTH_PATH) {
+          res.end("ok\n");
+          return;
+        }
         const host = decodeURIComponent((req.url ?? "").replace(/^\/v1\/tenants\//, "")).toLowerCase().replace(/:\d+$/, "");
         lookups.set(region.name, (lookups.get(region.name) ?? 0) + 1);
         const owner = tenants.get(host);
@@ -146,6 +152,8 @@ describe("POP bootstraps running in Envoy with the region router", () => {
           if (Date.now() > deadline) throw new Error(`POP ${region.name}-${pop.name} not ready:\n${logs.join("")}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
+        const admin = placement.popListeners(region.name, pop.name).admin;
+        await waitClustersHealthy(`http://${admin.address}:${admin.port}`, Math.max(deadline - Date.now(), 1000));
       }
     }
   });

@@ -3,6 +3,7 @@ import { Container } from "@cdktf/provider-docker/lib/container/index.js";
 import type { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
 import { commonContainerSettings, ENVOY_FILES, httpHealthcheck } from "./container-settings.ts";
 import { objectLabels } from "./labels.ts";
+import { SERVICE_HEALTH_PATH } from "../topology/names.ts";
 
 export interface IngressReplica {
   containerName: string;
@@ -20,6 +21,8 @@ export interface DatacenterProps {
   project: string;
   region: string;
   network: string;
+  /** The network every region's POPs share; the discovery service joins it, since the tenant directory is global. */
+  backboneNetwork: string;
   envoyImage: string;
   upstreamsImage: string;
   ingress: IngressReplica[];
@@ -76,7 +79,7 @@ export class Datacenter extends Construct {
         ],
         networksAdvanced: network(replica.containerName),
         memory: props.memoryMb.app,
-        healthcheck: httpHealthcheck(props.ports.app, "/healthz"),
+        healthcheck: httpHealthcheck(props.ports.app, SERVICE_HEALTH_PATH),
         labels: objectLabels(props.project, "inner", "app", props.region),
         ...commonContainerSettings,
       }));
@@ -90,9 +93,9 @@ export class Datacenter extends Construct {
       command: ["/srv/edgerim/discovery.mjs"],
       env: [`EDGE_TOPOLOGY=${TOPOLOGY_FILE}`, `PORT=${props.ports.discovery}`],
       upload: [{ file: TOPOLOGY_FILE, content: props.topologyYaml }],
-      networksAdvanced: network(props.discoveryContainer),
+      networksAdvanced: [...network(props.discoveryContainer), { name: props.backboneNetwork, aliases: [props.discoveryContainer] }],
       memory: props.memoryMb.discovery,
-      healthcheck: httpHealthcheck(props.ports.discovery, "/healthz"),
+      healthcheck: httpHealthcheck(props.ports.discovery, SERVICE_HEALTH_PATH),
       labels: objectLabels(props.project, "inner", "discovery", props.region),
       ...commonContainerSettings,
     }));

@@ -58,6 +58,7 @@ export class RegionStack extends EdgeStack {
       project,
       region: region.name,
       network: datacenterNetwork.name,
+      backboneNetwork,
       envoyImage: inputs.images.envoy,
       upstreamsImage: inputs.images.upstreams,
       ingress: Array.from({ length: region.datacenter.ingressReplicas }, (_, i) => {

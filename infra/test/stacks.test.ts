@@ -107,7 +107,7 @@ test("Pop: client and stats ports are published on 127.0.0.1 only, and nothing e
   assert.deepEqual(pop.ports!.map((p) => [p.external, p.internal]).sort(), [[28001, topology.ports.popClient], [29001, topology.ports.envoyStats]].sort());
 });
 
-test("Networks: POPs join the backbone and their own datacenter network; the inner rim only its datacenter network", () => {
+test("Networks: POPs and the discovery service (a global directory) join the backbone and their datacenter network; ingress and apps only their datacenter network", () => {
   const topology = validateTopology(validRaw());
   const { shared, regions } = synthRegions(topology);
   assert.deepEqual(Object.values(shared.resource.docker_network!).map((n) => n.name), [backboneNetworkName(topology.project)]);
@@ -116,7 +116,8 @@ test("Networks: POPs join the backbone and their own datacenter network; the inn
     assert.deepEqual(Object.values(regions[i]!.resource.docker_network!).map((n) => n.name), [own]);
     for (const c of containers(regions[i]!)) {
       const nets = c.networks_advanced.map((n) => n.name).sort();
-      if (label(c, LABEL_RIM) === "outer") assert.deepEqual(nets, [backboneNetworkName(topology.project), own].sort());
+      const global = label(c, LABEL_RIM) === "outer" || label(c, LABEL_ROLE) === "discovery";
+      if (global) assert.deepEqual(nets, [backboneNetworkName(topology.project), own].sort(), `${c.name} is reached from every region`);
       else assert.deepEqual(nets, [own], `${c.name} must not reach other regions`);
     }
   });

@@ -42,3 +42,6 @@ export function peerCluster(region: string): string {
 
 /** Path every edge proxy answers itself with 200 (peer and ingress health checks); no app may claim it. */
 export const EDGE_HEALTH_PATH = "/edge/healthz";
+
+/** Path the app and discovery services answer their own health on. */
+export const SERVICE_HEALTH_PATH = "/healthz";

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
 import { bearerSubject } from "../tokens/decode.ts";
 import {
   delayResponse,
@@ -61,7 +62,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
 
   const handle = async (req: ServiceRequest, res: ServiceResponse): Promise<void> => {
     const target = req.url ?? "/";
-    if (target === "/healthz" || target.startsWith("/healthz?")) {
+    if (target === SERVICE_HEALTH_PATH || target.startsWith(`${SERVICE_HEALTH_PATH}?`)) {
       if (server.draining) sendJson(res, 503, { status: "draining" });
       else sendJson(res, 200, { status: "ok", ...identity });
       return;

@@ -6,6 +6,7 @@ import {
   type ServiceRequest,
   type ServiceResponse,
 } from "../http/cleartext-server.ts";
+import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
 import { integerEnv, isEntryPoint, logEvent, runService, type RunningService } from "../service-process.ts";
 import { loadTopology } from "../../infra/topology/load.ts";
 import { TenantDirectory, type TenantEntry } from "./tenant-directory.ts";
@@ -45,7 +46,7 @@ export async function startDiscoveryServer(options: DiscoveryServerOptions): Pro
       sendJson(res, 405, { error: "method_not_allowed" });
       return;
     }
-    if (path === "/healthz") {
+    if (path === SERVICE_HEALTH_PATH) {
       if (server.draining) sendJson(res, 503, { status: "draining" });
       else sendJson(res, 200, { status: "ok", tenants: directory.size });
       return;

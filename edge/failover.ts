@@ -1,0 +1,143 @@
+import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
+import type {
+  CircuitBreakers, HealthCheck, HeaderMatcher, LocalReplyConfig, OutlierDetection, RetryPolicy,
+} from "./envoy-api.ts";
+import { seconds } from "./hardening.ts";
+
+/**
+ * Failover settings shared by every cluster and route of the edge, derived from the topology.
+ *
+ * One rule holds them together: each hop retries only failures of its own upstream connection
+ * (connect failures, refused or reset streams). No layer retries a 5xx response, so a failure is
+ * retried at the hop where it happened and never again by the layers above it.
+ */
+
+/** Retries after the first attempt. */
+export const RETRIES = 2;
+
+/** Methods a client may send twice (RFC 9110 §9.2.2): only these are retried once an upstream may have seen them. */
+export const IDEMPOTENT_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"] as const;
+
+export const IDEMPOTENT_METHOD_MATCHER: HeaderMatcher = {
+  name: ":method",
+  string_match: { safe_regex: { regex: `^(${IDEMPOTENT_METHODS.join("|")})$` } },
+};
+
+/** Failures where the upstream never received the request: safe to retry for any method. */
+const NEVER_SENT = "connect-failure,refused-stream,reset-before-request";
+/** Adds a stream reset after the request was sent (the upstream died mid-request). */
+const SENT_MAYBE = "connect-failure,refused-stream,reset";
+
+export type RetryClass = "idempotent" | "any-method";
+
+/**
+ * Each try is bounded so a hung upstream leaves time for another; the tries together fit the route
+ * timeout. Retries go to a host not tried yet.
+ */
+export function retryPolicy(kind: RetryClass, timeouts: Timeouts): RetryPolicy {
+  return {
+    retry_on: kind === "idempotent" ? SENT_MAYBE : NEVER_SENT,
+    num_retries: RETRIES,
+    per_try_timeout: seconds(Math.floor(timeouts.routeMs / (RETRIES + 1))),
+    retry_host_predicate: [
+      {
+        name: "envoy.retry_host_predicates.previous_hosts",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
+      },
+    ],
+    host_selection_retry_max_attempts: 3,
+  };
+}
+
+/** Share of active requests that may be retries at once; retries beyond it fail instead of piling on. */
+export const RETRY_BUDGET_PERCENT = 25;
+/** Retries always allowed however few requests are active, so a lost host mid-burst is still retried. */
+export const MIN_RETRY_CONCURRENCY = 64;
+
+/**
+ * Sized from the proxy's own connection limits: an upstream may get as many connections and
+ * requests as the proxy accepts downstream, never Envoy's defaults (1024 requests, 3 retries).
+ */
+export function circuitBreakers(connections: ConnectionLimits): CircuitBreakers {
+  return {
+    thresholds: [
+      {
+        priority: "DEFAULT",
+        max_connections: connections.perListener,
+        max_pending_requests: connections.perListener,
+        max_requests: connections.global,
+        retry_budget: { budget_percent: { value: RETRY_BUDGET_PERCENT }, min_retry_concurrency: MIN_RETRY_CONCURRENCY },
+      },
+    ],
+  };
+}
+
+/**
+ * Ejects a host on failures of the connection to it (connect failures, resets, timeouts), never on
+ * the 5xx it answers: a peer POP's `503 owner_unavailable` or an app's own 500 says nothing about
+ * that host's health. A passing active health check brings an ejected host back at once.
+ */
+export const OUTLIER_DETECTION: OutlierDetection = {
+  split_external_local_origin_errors: true,
+  consecutive_local_origin_failure: 2,
+  enforcing_consecutive_local_origin_failure: 100,
+  enforcing_consecutive_5xx: 0,
+  enforcing_consecutive_gateway_failure: 0,
+  enforcing_success_rate: 0,
+  enforcing_local_origin_success_rate: 0,
+  interval: "1s",
+  base_ejection_time: "5s",
+  max_ejection_time: "30s",
+  max_ejection_percent: 100,
+  successful_active_health_check_uneject_host: true,
+};
+
+/**
+ * Active HTTP/2 health check on `path`, every second whether or not the cluster has traffic: two
+ * misses take a host out (about 2 s), one success brings it back (about 1 s).
+ */
+export function healthCheck(path: string, codec: "HTTP1" | "HTTP2" = "HTTP2"): HealthCheck {
+  return {
+    timeout: "1s",
+    interval: "1s",
+    no_traffic_interval: "1s",
+    unhealthy_interval: "1s",
+    unhealthy_threshold: 2,
+    healthy_threshold: 1,
+    http_health_check: { path, codec_client_type: codec },
+  };
+}
+
+/**
+ * What a cluster of the edge adds to its endpoints: health checks, outlier detection, circuit
+ * breakers, and no panic routing, so a cluster whose every host is down fails fast (no healthy
+ * upstream) instead of trying dead hosts.
+ */
+export function failoverSettings(healthPath: string, connections: ConnectionLimits, codec: "HTTP1" | "HTTP2" = "HTTP2") {
+  return {
+    health_checks: [healthCheck(healthPath, codec)],
+    outlier_detection: OUTLIER_DETECTION,
+    circuit_breakers: circuitBreakers(connections),
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
+    close_connections_on_host_health_failure: true,
+  };
+}
+
+/** Envoy response flags of a request that found no upstream able to take it. */
+export const UNAVAILABLE_FLAGS = ["UH", "UF", "UO", "URX", "UC", "UR"] as const;
+
+/**
+ * Rewrites Envoy's plain-text "no healthy upstream" / "upstream connect error" replies into the
+ * edge's JSON error, with `fields` (command operators allowed) and a 503.
+ */
+export function unavailableReply(error: string, fields: Record<string, string>): LocalReplyConfig {
+  return {
+    mappers: [
+      {
+        filter: { response_flag_filter: { flags: [...UNAVAILABLE_FLAGS] } },
+        status_code: 503,
+        body_format_override: { json_format: { error, ...fields }, content_type: "application/json" },
+      },
+    ],
+  };
+}
