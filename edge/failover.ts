@@ -12,6 +12,15 @@ import { seconds } from "./hardening.ts";
  * retried at the hop where it happened and never again by the layers above it.
  */
 
+/**
+ * Connect timeout towards hosts on the same datacenter network (a POP's ingress, an ingress's apps).
+ * A live host there answers a SYN within a millisecond; a dead container's address never answers, so
+ * a longer wait only delays the failover. Backbone and discovery keep the topology's `connectMs`.
+ */
+export function datacenterConnectMs(timeouts: Timeouts): number {
+  return Math.min(timeouts.connectMs, 250);
+}
+
 /** Retries after the first attempt. */
 export const RETRIES = 2;
 

@@ -4,7 +4,7 @@ import { ingressContainer, SERVICE_HEALTH_PATH } from "../infra/topology/names.t
 import type { Bootstrap, Cluster, Route } from "./envoy-api.ts";
 import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
 import { appRoutes } from "./app-routes.ts";
-import { failoverSettings, unavailableReply } from "./failover.ts";
+import { datacenterConnectMs, failoverSettings, unavailableReply } from "./failover.ts";
 import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";
 import type { Placement } from "./placement.ts";
 
@@ -23,7 +23,7 @@ export function ingressBootstrap(topology: Topology, region: string, replica: nu
       type: placement.clusterType,
       endpoints: placement.appEndpoints(region, app.name),
       protocol: "h2c",
-      connectTimeoutMs: topology.timeouts.connectMs,
+      connectTimeoutMs: datacenterConnectMs(topology.timeouts),
     }),
     ...failoverSettings(SERVICE_HEALTH_PATH, topology.resources.connections),
   }));

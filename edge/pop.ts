@@ -7,7 +7,7 @@ import type {
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER } from "./headers.ts";
 import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
-import { failoverSettings, unavailableReply } from "./failover.ts";
+import { datacenterConnectMs, failoverSettings, unavailableReply } from "./failover.ts";
 import { appRoutes } from "./app-routes.ts";
 import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";
 import type { Placement, RenderInputs } from "./placement.ts";
@@ -116,7 +116,13 @@ function popClusters(topology: Topology, region: string, placement: Placement): 
   const { connections } = topology.resources;
   const type = placement.clusterType;
   const local = topology.apps.map((app) => ({
-    ...cluster({ name: localCluster(app.name, region), type, endpoints: placement.ingressEndpoints(region), protocol: "h2c", connectTimeoutMs: connectMs }),
+    ...cluster({
+      name: localCluster(app.name, region),
+      type,
+      endpoints: placement.ingressEndpoints(region),
+      protocol: "h2c",
+      connectTimeoutMs: datacenterConnectMs(topology.timeouts),
+    }),
     ...failoverSettings(EDGE_HEALTH_PATH, connections),
   }));
   const own = findRegion(topology, region);
