@@ -60,6 +60,7 @@ export interface Listener {
 }
 
 export interface FilterChain {
+  transport_socket?: DownstreamTlsTransportSocket;
   filters: NetworkFilter[];
 }
 
@@ -265,4 +266,54 @@ export interface Cluster {
   typed_extension_protocol_options?: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": HttpProtocolOptions };
   health_checks?: HealthCheck[];
   outlier_detection?: OutlierDetection;
+  transport_socket?: UpstreamTlsTransportSocket;
+}
+
+// --- TLS --------------------------------------------------------------------------------------
+
+export interface FileDataSource {
+  filename: string;
+}
+
+export interface TlsCertificate {
+  certificate_chain: FileDataSource;
+  private_key: FileDataSource;
+}
+
+export type TlsProtocolVersion = "TLSv1_2" | "TLSv1_3";
+
+export interface SubjectAltNameMatcher {
+  san_type: "URI" | "DNS";
+  matcher: StringMatcher;
+}
+
+export interface CertificateValidationContext {
+  trusted_ca: FileDataSource;
+  /** The peer certificate must carry at least one SAN matching one of these. */
+  match_typed_subject_alt_names: SubjectAltNameMatcher[];
+}
+
+export interface CommonTlsContext {
+  tls_params: { tls_minimum_protocol_version: TlsProtocolVersion; tls_maximum_protocol_version: TlsProtocolVersion };
+  tls_certificates: TlsCertificate[];
+  validation_context: CertificateValidationContext;
+  alpn_protocols: string[];
+}
+
+export interface DownstreamTlsTransportSocket {
+  name: "envoy.transport_sockets.tls";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+    common_tls_context: CommonTlsContext;
+    require_client_certificate: boolean;
+  };
+}
+
+export interface UpstreamTlsTransportSocket {
+  name: "envoy.transport_sockets.tls";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+    common_tls_context: CommonTlsContext;
+    sni: string;
+  };
 }

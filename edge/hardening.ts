@@ -1,7 +1,7 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import type {
-  Address, Cluster, ConnectionLimitFilter, Duration, Http2ProtocolOptions, HttpConnectionManager, HttpFilter, HttpProtocolOptions,
-  Listener, OverloadManager, RetryPolicy,
+  Address, Cluster, ConnectionLimitFilter, DownstreamTlsTransportSocket, Duration, Http2ProtocolOptions, HttpConnectionManager, HttpFilter,
+  HttpProtocolOptions, Listener, OverloadManager, RetryPolicy, UpstreamTlsTransportSocket,
 } from "./envoy-api.ts";
 import type { Endpoint } from "./placement.ts";
 
@@ -104,12 +104,13 @@ export type ConnectionManagerParts = Pick<
   "route_config" | "http_filters" | "access_log" | "early_header_mutation_extensions"
 >;
 
-/** An HTTP listener (HTTP/1.1 and h2c) behind a per-listener connection limit. */
+/** An HTTP listener (HTTP/1.1 and h2c, or TLS when given) behind a per-listener connection limit. */
 export function httpListener(
   name: string,
   endpoint: Endpoint,
   limits: { timeouts: Timeouts; connections: ConnectionLimits },
   parts: ConnectionManagerParts,
+  transportSocket?: DownstreamTlsTransportSocket,
 ): Listener {
   return {
     name,
@@ -117,6 +118,7 @@ export function httpListener(
     per_connection_buffer_limit_bytes: BUFFER_LIMIT_BYTES,
     filter_chains: [
       {
+        ...(transportSocket ? { transport_socket: transportSocket } : {}),
         filters: [
           connectionLimit(name, limits.connections),
           {
@@ -150,6 +152,8 @@ export interface ClusterSpec {
   endpoints: Endpoint[];
   protocol: UpstreamProtocol;
   connectTimeoutMs: number;
+  /** TLS towards the endpoints; cleartext when absent. */
+  transportSocket?: UpstreamTlsTransportSocket;
 }
 
 export function cluster(spec: ClusterSpec): Cluster {
@@ -165,6 +169,7 @@ export function cluster(spec: ClusterSpec): Cluster {
       endpoints: [{ lb_endpoints: spec.endpoints.map((endpoint) => ({ endpoint: { address: address(endpoint) } })) }],
     },
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
+    ...(spec.transportSocket ? { transport_socket: spec.transportSocket } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type {
   Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, OutlierDetection, Route,
   RouteConfiguration,
 } from "./envoy-api.ts";
+import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX } from "./headers.ts";
 import { address, cluster, httpListener, overloadManager, RETRY_POLICY, ROUTER_FILTER, seconds } from "./hardening.ts";
@@ -112,7 +113,7 @@ function routeConfig(name: string, routes: Route[]): RouteConfiguration {
 }
 
 /** Exactly the clusters the region router can name, plus `discovery`. */
-function popClusters(topology: Topology, region: string, placement: Placement): Cluster[] {
+function popClusters(topology: Topology, region: string, pop: string, placement: Placement, inputs: RenderInputs): Cluster[] {
   const { connectMs } = topology.timeouts;
   const type = placement.clusterType;
   const local = topology.apps.map((app) => ({
@@ -129,6 +130,7 @@ function popClusters(topology: Topology, region: string, placement: Placement): 
         endpoints: peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, region)),
         protocol: "h2c",
         connectTimeoutMs: connectMs,
+        transportSocket: peerClusterTls(topology, peer.name, inputs.backboneTls(region, pop)),
       }),
       health_checks: [healthCheck(EDGE_HEALTH_PATH)],
       outlier_detection: outlierDetection,
@@ -165,10 +167,10 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
           route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER, WASM_FILTER]), ...routes]),
           http_filters: filters,
           access_log: accessLog(),
-        }),
+        }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),
         statsListener(listeners.stats, limits),
       ],
-      clusters: [...popClusters(topology, region, placement), adminCluster(listeners.admin, topology.timeouts.connectMs)],
+      clusters: [...popClusters(topology, region, pop, placement, inputs), adminCluster(listeners.admin, topology.timeouts.connectMs)],
     },
     overload_manager: overloadManager(topology.resources.memoryMb.pop, topology.resources.connections),
   };
