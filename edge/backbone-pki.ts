@@ -16,6 +16,8 @@ import type { BackboneTlsPaths } from "./backbone-tls.ts";
  * Layout under `dir`: `ca.crt`, `ca.key`, `pops/<pop id>.crt`, `pops/<pop id>.key`.
  */
 
+/** Where the deploy keeps the backbone PKI under its state directory. */
+export const BACKBONE_STATE_SUBDIR = "backbone";
 export const CA_VALIDITY_DAYS = 1825;
 export const POP_VALIDITY_DAYS = 90;
 /** A POP certificate with less than this left is re-issued on the next ensure. */
