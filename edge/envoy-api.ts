@@ -60,6 +60,7 @@ export interface Listener {
 }
 
 export interface FilterChain {
+  transport_socket?: DownstreamTlsTransportSocket;
   filters: NetworkFilter[];
 }
 
@@ -290,6 +291,7 @@ export interface Cluster {
   circuit_breakers?: CircuitBreakers;
   common_lb_config?: { healthy_panic_threshold: { value: number } };
   close_connections_on_host_health_failure?: boolean;
+  transport_socket?: UpstreamTlsTransportSocket;
 }
 
 export interface CircuitBreakers {
@@ -300,4 +302,53 @@ export interface CircuitBreakers {
     max_requests: number;
     retry_budget: { budget_percent: { value: number }; min_retry_concurrency: number };
   }[];
+}
+
+// --- TLS --------------------------------------------------------------------------------------
+
+export interface FileDataSource {
+  filename: string;
+}
+
+export interface TlsCertificate {
+  certificate_chain: FileDataSource;
+  private_key: FileDataSource;
+}
+
+export type TlsProtocolVersion = "TLSv1_2" | "TLSv1_3";
+
+export interface SubjectAltNameMatcher {
+  san_type: "URI" | "DNS";
+  matcher: StringMatcher;
+}
+
+export interface CertificateValidationContext {
+  trusted_ca: FileDataSource;
+  /** The peer certificate must carry at least one SAN matching one of these. */
+  match_typed_subject_alt_names: SubjectAltNameMatcher[];
+}
+
+export interface CommonTlsContext {
+  tls_params: { tls_minimum_protocol_version: TlsProtocolVersion; tls_maximum_protocol_version: TlsProtocolVersion };
+  tls_certificates: TlsCertificate[];
+  validation_context: CertificateValidationContext;
+  alpn_protocols: string[];
+}
+
+export interface DownstreamTlsTransportSocket {
+  name: "envoy.transport_sockets.tls";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+    common_tls_context: CommonTlsContext;
+    require_client_certificate: boolean;
+  };
+}
+
+export interface UpstreamTlsTransportSocket {
+  name: "envoy.transport_sockets.tls";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+    common_tls_context: CommonTlsContext;
+    sni: string;
+  };
 }

@@ -1,7 +1,7 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import type {
-  Address, Cluster, ConnectionLimitFilter, Duration, Http2ProtocolOptions, HttpConnectionManager, HttpFilter, HttpProtocolOptions,
-  Listener, OverloadManager,
+  Address, Cluster, ConnectionLimitFilter, DownstreamTlsTransportSocket, Duration, Http2ProtocolOptions, HttpConnectionManager, HttpFilter,
+  HttpProtocolOptions, Listener, OverloadManager, UpstreamTlsTransportSocket,
 } from "./envoy-api.ts";
 import type { Endpoint } from "./placement.ts";
 
@@ -105,12 +105,13 @@ export type ConnectionManagerParts = Pick<
   "route_config" | "http_filters" | "access_log" | "early_header_mutation_extensions" | "local_reply_config"
 >;
 
-/** An HTTP listener (HTTP/1.1 and h2c) behind a per-listener connection limit. */
+/** An HTTP listener (HTTP/1.1 and h2c, or TLS when given) behind a per-listener connection limit. */
 export function httpListener(
   name: string,
   endpoint: Endpoint,
   limits: { timeouts: Timeouts; connections: ConnectionLimits },
   parts: ConnectionManagerParts,
+  transportSocket?: DownstreamTlsTransportSocket,
 ): Listener {
   return {
     name,
@@ -118,6 +119,7 @@ export function httpListener(
     per_connection_buffer_limit_bytes: BUFFER_LIMIT_BYTES,
     filter_chains: [
       {
+        ...(transportSocket ? { transport_socket: transportSocket } : {}),
         filters: [
           connectionLimit(name, limits.connections),
           {
@@ -153,6 +155,8 @@ export interface ClusterSpec {
   lowerPriorities?: Endpoint[][];
   protocol: UpstreamProtocol;
   connectTimeoutMs: number;
+  /** TLS towards the endpoints; cleartext when absent. */
+  transportSocket?: UpstreamTlsTransportSocket;
 }
 
 export function cluster(spec: ClusterSpec): Cluster {
@@ -171,5 +175,6 @@ export function cluster(spec: ClusterSpec): Cluster {
       })),
     },
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
+    ...(spec.transportSocket ? { transport_socket: spec.transportSocket } : {}),
   };
 }

@@ -7,11 +7,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Topology } from "../infra/topology/model.ts";
-import { popId } from "../infra/topology/names.ts";
+import { popContainer, popId } from "../infra/topology/names.ts";
 import { toolPath } from "../scripts/toolchain/paths.ts";
 import { ensureSigningKeys, type SigningKeys } from "../upstreams/tokens/keys.ts";
 import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
 import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
+import { backboneTlsPaths, ensureBackbonePki, type BackbonePki } from "./backbone-pki.ts";
 import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
 import { waitClustersHealthy } from "./cluster-health.ts";
 import { ensureFilterWasm } from "./envoy-validation.ts";
@@ -31,9 +32,22 @@ export interface LoopbackEnvoy {
   log(): string;
 }
 
+/** What a client needs to be let onto a POP's backbone listener (mTLS, h2). */
+export interface BackbonePeer {
+  caCertPath: string;
+  certPath: string;
+  keyPath: string;
+  /** The server's DNS SAN (its container name), for the client's hostname check. */
+  servername: string;
+}
+
 export interface LoopbackEdge {
   placement: Placement;
   keys: SigningKeys;
+  /** Backbone CA and POP certificates in the edge's temp dir. */
+  pki: BackbonePki;
+  /** Presents a valid certificate of a POP of another region (of the same POP when the topology has one region). */
+  backbonePeer(region: string, pop: string): BackbonePeer;
   envoys: Map<string, LoopbackEnvoy>;
   discovery: Map<string, DiscoveryServer>;
   clientUrl(region: string, pop: string): string;
@@ -83,17 +97,28 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     return port;
   });
   const keys = ensureSigningKeys(join(dir, "state"));
-  const proxies = renderProxies(topology, placement, { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: options.topologyPath ?? "topology" });
+  const pki = ensureBackbonePki(topology, join(dir, "state", "backbone"));
+  const proxies = renderProxies(topology, placement, {
+    wasmPath: ensureFilterWasm(),
+    jwksPath: keys.jwksPath,
+    topologyPath: options.topologyPath ?? "topology",
+    backboneTls: backboneTlsPaths(pki),
+  });
   const apps: AppServer[] = [];
   const discovery = new Map<string, DiscoveryServer>();
   const envoys = new Map<string, LoopbackEnvoy>();
   const edge: LoopbackEdge = {
     placement,
     keys,
+    pki,
+    backbonePeer(region, pop) {
+      const client = pki.pops.find((candidate) => candidate.region !== region) ?? pki.pop(region, pop);
+      return { caCertPath: pki.ca.certPath, certPath: client.certPath, keyPath: client.keyPath, servername: popContainer(topology.project, region, pop) };
+    },
     envoys,
     discovery,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
-    backboneUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).backbone.port}`,
+    backboneUrl: (region, pop) => `https://127.0.0.1:${placement.popListeners(region, pop).backbone.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
     async stop() {
       for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");

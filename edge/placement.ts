@@ -1,6 +1,7 @@
 import type { Region, Topology } from "../infra/topology/model.ts";
 import { backboneHostPort, findRegion, replicaCount } from "../infra/topology/inventory.ts";
 import { appContainer, discoveryContainer, ingressContainer, popContainer } from "../infra/topology/names.ts";
+import type { BackboneTlsFiles, BackboneTlsPaths } from "./backbone-tls.ts";
 
 /**
  * Where each proxy listens and how it reaches its neighbours. The builders take a placement, so
@@ -46,11 +47,20 @@ export interface RenderInputs {
   jwksPath: string;
   /** Topology file named in the generated header. */
   topologyPath: string;
+  /** Each POP's backbone CA, certificate and key, as that POP's proxy sees the paths. */
+  backboneTls: BackboneTlsPaths;
 }
 
 /** Paths inside the Envoy containers where the deployment mounts the filter and the JWKS. */
 export const CONTAINER_WASM_PATH = "/etc/edgerim/filters/region_router.wasm";
 export const CONTAINER_JWKS_PATH = "/etc/edgerim/jwt/jwks.json";
+/** Every POP container holds its own certificate and key at the same paths. */
+export const CONTAINER_BACKBONE_TLS: BackboneTlsFiles = {
+  caCertPath: "/etc/edgerim/backbone/ca.crt",
+  certPath: "/etc/edgerim/backbone/pop.crt",
+  keyPath: "/etc/edgerim/backbone/pop.key",
+};
+export const dockerBackboneTls: BackboneTlsPaths = () => CONTAINER_BACKBONE_TLS;
 
 const ANY_ADDRESS = "0.0.0.0";
 const LOOPBACK = "127.0.0.1";

@@ -4,6 +4,7 @@ import { DISCOVERY_CLUSTER, SERVICE_HEALTH_PATH, EDGE_HEALTH_PATH, localCluster,
 import type {
   Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, LocalReplyConfig, Route, RouteConfiguration,
 } from "./envoy-api.ts";
+import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER } from "./headers.ts";
 import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
@@ -111,7 +112,7 @@ function ownerUnavailableReply(pop: string): LocalReplyConfig {
  * global, so discovery lists this region's service first and every other reachable region's as
  * lower priorities, in topology order.
  */
-function popClusters(topology: Topology, region: string, placement: Placement): Cluster[] {
+function popClusters(topology: Topology, region: string, pop: string, placement: Placement, inputs: RenderInputs): Cluster[] {
   const { connectMs } = topology.timeouts;
   const { connections } = topology.resources;
   const type = placement.clusterType;
@@ -131,9 +132,10 @@ function popClusters(topology: Topology, region: string, placement: Placement): 
     ...cluster({
       name: peerCluster(peer.name),
       type,
-      endpoints: peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, region)),
+      endpoints: peer.pops.map((peerPop) => placement.popBackboneEndpoint(peer.name, peerPop.name, region)),
       protocol: "h2c",
       connectTimeoutMs: connectMs,
+      transportSocket: peerClusterTls(topology, peer.name, inputs.backboneTls(region, pop)),
     }),
     ...failoverSettings(EDGE_HEALTH_PATH, connections),
   }));
@@ -177,10 +179,10 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
           http_filters: filters,
           access_log: accessLog(),
           local_reply_config: unavailable,
-        }),
+        }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),
         statsListener(listeners.stats, limits),
       ],
-      clusters: [...popClusters(topology, region, placement), adminCluster(listeners.admin, topology.timeouts.connectMs)],
+      clusters: [...popClusters(topology, region, pop, placement, inputs), adminCluster(listeners.admin, topology.timeouts.connectMs)],
     },
     overload_manager: overloadManager(topology.resources.memoryMb.pop, topology.resources.connections),
   };

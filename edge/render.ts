@@ -3,13 +3,14 @@ import { parseArgs } from "node:util";
 import { loadTopology, topologyPath, TopologyError } from "../infra/topology/load.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
 import { mermaidDiagram } from "./diagram.ts";
-import { CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerPlacement } from "./placement.ts";
+import { CONTAINER_BACKBONE_TLS, CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerBackboneTls, dockerPlacement } from "./placement.ts";
 
 const USAGE = `usage: npm run render -- --out DIR [--topology FILE] [--wasm-path PATH] [--jwks-path PATH]
        npm run render -- --diagram [--topology FILE]
 Writes one Envoy bootstrap per POP and datacenter ingress replica (<container>.yaml, Docker placement)
 and region-router/<pop id>.json; --diagram prints the Mermaid diagram of the topology.
---wasm-path and --jwks-path are paths inside the containers (defaults ${CONTAINER_WASM_PATH}, ${CONTAINER_JWKS_PATH}).`;
+--wasm-path and --jwks-path are paths inside the containers (defaults ${CONTAINER_WASM_PATH}, ${CONTAINER_JWKS_PATH});
+every POP reads its backbone CA, certificate and key from ${Object.values(CONTAINER_BACKBONE_TLS).join(", ")}.`;
 
 function main(): number {
   const { values } = parseArgs({
@@ -34,7 +35,7 @@ function main(): number {
   const topology = loadTopology(source);
   if (values.diagram) process.stdout.write(mermaidDiagram(topology));
   if (values.out !== undefined) {
-    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source };
+    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source, backboneTls: dockerBackboneTls };
     const files = writeProxies(resolve(values.out), renderProxies(topology, dockerPlacement(topology), inputs), inputs);
     console.error(`rendered ${files.length} bootstraps into ${resolve(values.out)}`);
   }

@@ -3,13 +3,15 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { loadTopology, topologyPath, TopologyError } from "../infra/topology/load.ts";
 import { toolPath } from "../scripts/toolchain/paths.ts";
+import { backboneTlsPaths, ensureBackbonePki } from "./backbone-pki.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
 import { ensureFilterWasm, validateBootstraps, writeThrowawayJwks } from "./envoy-validation.ts";
 import { dockerPlacement } from "./placement.ts";
 
 /**
  * `npm run validate [-- --topology FILE]`: renders every bootstrap for Docker into a temporary
- * directory, with the built region-router module and a throwaway JWKS, and has Envoy validate each.
+ * directory, with the built region-router module, a throwaway JWKS and a throwaway backbone PKI (Envoy
+ * reads every TLS file while validating), and has Envoy validate each.
  */
 
 function topologyArgument(argv: string[]): string | undefined {
@@ -27,7 +29,12 @@ async function main(): Promise<number> {
   const wasmPath = ensureFilterWasm();
   const dir = mkdtempSync(join(tmpdir(), "edgerim-validate-"));
   try {
-    const inputs = { wasmPath, jwksPath: writeThrowawayJwks(join(dir, "jwks.json")), topologyPath: source };
+    const inputs = {
+      wasmPath,
+      jwksPath: writeThrowawayJwks(join(dir, "jwks.json")),
+      topologyPath: source,
+      backboneTls: backboneTlsPaths(ensureBackbonePki(topology, join(dir, "backbone"))),
+    };
     const files = writeProxies(dir, renderProxies(topology, dockerPlacement(topology), inputs), inputs);
     const results = await validateBootstraps(envoy, files);
     for (const result of results) {

@@ -1,9 +1,12 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Topology } from "./topology/model.ts";
 import { repoRoot, stateDir } from "../scripts/toolchain/paths.ts";
 import { pins } from "../scripts/toolchain/versions.ts";
 import { ensureSigningKeys } from "../upstreams/tokens/keys.ts";
+import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../edge/backbone-pki.ts";
+import type { PopBackboneTls } from "./constructs/pop.ts";
 import { bundleUpstreams } from "./upstreams-image.ts";
 import { daemonNofileFromEnv, decideNofile, type NofileDecision } from "./nofile.ts";
 import { renderDockerEnvoyConfigs } from "./envoy-configs.ts";
@@ -21,6 +24,8 @@ export interface DeployInputs {
   envoyConfig(containerName: string): string;
   filterWasmBase64: string;
   jwks: string;
+  /** A POP's backbone CA, certificate and key from `<state>/backbone/`. */
+  backboneTls(region: string, pop: string): PopBackboneTls;
   topologyYaml: string;
   nofile: number;
   nofileDecision: NofileDecision;
@@ -33,6 +38,8 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
     throw new Error(`${FILTER_WASM} is missing: run \`npm run build\` first`);
   }
   const keys = ensureSigningKeys(stateDir);
+  const pki = ensureBackbonePki(topology, join(stateDir, BACKBONE_STATE_SUBDIR));
+  const caCertPem = readFileSync(pki.ca.certPath, "utf8");
   const configs = renderDockerEnvoyConfigs(topology, topologyPath);
   const nofileDecision = decideNofile(topology.resources.nofile, daemonNofileFromEnv());
   return {
@@ -45,6 +52,11 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
     },
     filterWasmBase64: readFileSync(FILTER_WASM).toString("base64"),
     jwks: readFileSync(keys.jwksPath, "utf8"),
+    backboneTls(region, pop) {
+      const own = pki.pop(region, pop);
+      const certPem = readFileSync(own.certPath, "utf8");
+      return { caCertPem, certPem, keyPath: own.keyPath, keyVersion: new X509Certificate(certPem).fingerprint256 };
+    },
     topologyYaml: readFileSync(topologyPath, "utf8"),
     nofile: nofileDecision.value,
     nofileDecision,

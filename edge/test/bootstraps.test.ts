@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import type { Topology } from "../../infra/topology/model.ts";
 import { validateTopology } from "../../infra/topology/load.ts";
-import { DISCOVERY_CLUSTER, localCluster, peerCluster, popContainer } from "../../infra/topology/names.ts";
+import { DISCOVERY_CLUSTER, localCluster, peerCluster, popContainer, popSpiffeId } from "../../infra/topology/names.ts";
 import { bootstrapYaml, renderProxies, type RenderedProxy } from "../bootstraps.ts";
 import type { Bootstrap, Cluster, HttpConnectionManager, Listener, RouteAction, WasmFilter } from "../envoy-api.ts";
 import type { RegionRouterConfig } from "../filter-config.ts";
@@ -11,7 +11,16 @@ import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, INTERNAL_HEADER_PREFIX, POP_H
 import { dockerPlacement, loopbackPlacement, type Placement } from "../placement.ts";
 import { defaultTopology, fourRegionTopology, sequentialPorts } from "./fixtures.ts";
 
-const inputs = { wasmPath: "/opt/region_router.wasm", jwksPath: "/opt/jwks.json", topologyPath: "/work/topologies/t.yaml" };
+const inputs = {
+  wasmPath: "/opt/region_router.wasm",
+  jwksPath: "/opt/jwks.json",
+  topologyPath: "/work/topologies/t.yaml",
+  backboneTls: (region: string, pop: string) => ({
+    caCertPath: "/opt/backbone/ca.crt",
+    certPath: `/opt/backbone/${region}-${pop}.crt`,
+    keyPath: `/opt/backbone/${region}-${pop}.key`,
+  }),
+};
 const INTERNAL_HEADERS = [CLUSTER_HEADER, HOP_HEADER, CLAIM_HEADER, POP_HEADER, ROUTE_HEADER];
 
 function listener(bootstrap: Bootstrap, name: string): Listener {
@@ -98,6 +107,46 @@ for (const [label, build] of topologies) {
             false,
             "a POP never has a peer cluster for its own region",
           );
+        }
+      });
+
+      it("POP: the backbone listener requires a client certificate from the backbone CA naming a POP of the topology", () => {
+        const everyPop = topology.regions.flatMap((region) => region.pops.map((pop) => popSpiffeId(topology.project, region.name, pop.name)));
+        for (const proxy of pops(proxies)) {
+          const tls = listener(proxy.bootstrap, "backbone").filter_chains[0]?.transport_socket?.typed_config;
+          assert.ok(tls, "backbone listener has TLS");
+          assert.equal(tls.require_client_certificate, true);
+          const context = tls.common_tls_context;
+          assert.equal(context.validation_context.trusted_ca.filename, "/opt/backbone/ca.crt");
+          assert.deepEqual(context.validation_context.match_typed_subject_alt_names.map((san) => [san.san_type, san.matcher]), everyPop.map((id) => ["URI", { exact: id }]));
+          assert.deepEqual(context.tls_certificates, [{
+            certificate_chain: { filename: `/opt/backbone/${proxy.region}-${proxy.pop}.crt` },
+            private_key: { filename: `/opt/backbone/${proxy.region}-${proxy.pop}.key` },
+          }]);
+          assert.deepEqual(context.alpn_protocols, ["h2"]);
+          assert.equal(context.tls_params.tls_minimum_protocol_version, "TLSv1_2");
+          assert.equal(listener(proxy.bootstrap, "public").filter_chains[0]?.transport_socket, undefined, "clients connect in cleartext");
+        }
+      });
+
+      it("POP: each peer cluster presents this POP's certificate and verifies exactly the target region's POP SANs", () => {
+        for (const proxy of pops(proxies)) {
+          for (const peer of topology.regions.filter((region) => region.name !== proxy.region)) {
+            const tls = clusterNamed(proxy.bootstrap, peerCluster(peer.name)).transport_socket?.typed_config;
+            assert.ok(tls, `${peerCluster(peer.name)} has TLS`);
+            const context = tls.common_tls_context;
+            assert.deepEqual(
+              context.validation_context.match_typed_subject_alt_names,
+              peer.pops.map((pop) => ({ san_type: "URI", matcher: { exact: popSpiffeId(topology.project, peer.name, pop.name) } })),
+            );
+            assert.equal(context.validation_context.trusted_ca.filename, "/opt/backbone/ca.crt");
+            assert.equal(context.tls_certificates[0]?.certificate_chain.filename, `/opt/backbone/${proxy.region}-${proxy.pop}.crt`);
+            assert.deepEqual(context.alpn_protocols, ["h2"]);
+            assert.equal(tls.sni, peerCluster(peer.name));
+          }
+          for (const local of [...topology.apps.map((app) => localCluster(app.name, proxy.region)), DISCOVERY_CLUSTER, "admin"]) {
+            assert.equal(clusterNamed(proxy.bootstrap, local).transport_socket, undefined, `${local} stays inside the region, in cleartext`);
+          }
         }
       });
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import type { Topology } from "../../infra/topology/model.ts";
 import { repoRoot, toolPath } from "../../scripts/toolchain/paths.ts";
+import { backboneTlsPaths, ensureBackbonePki } from "../backbone-pki.ts";
 import { bootstrapYaml, renderProxies, writeProxies } from "../bootstraps.ts";
 import { ensureFilterWasm, validateBootstrap, validateBootstraps, writeThrowawayJwks } from "../envoy-validation.ts";
 import { dockerPlacement, loopbackPlacement, type Placement } from "../placement.ts";
@@ -20,6 +21,8 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 let envoy = "";
 let wasmPath = "";
 let jwksPath = "";
+/** Envoy reads every TLS file while validating, so each topology gets a real throwaway PKI. */
+const throwawayTls = (topology: Topology) => backboneTlsPaths(ensureBackbonePki(topology, mkdtempSync(join(scratch, "backbone-"))));
 
 before(() => {
   envoy = toolPath("envoy");
@@ -39,7 +42,7 @@ describe("envoy --mode validate", () => {
     it(`Envoy: accepts every bootstrap of the ${label} placement`, async () => {
       const topology = build();
       const dir = mkdtempSync(join(scratch, "render-"));
-      const inputs = { wasmPath, jwksPath, topologyPath: join(repoRoot, "infra/topology.yaml") };
+      const inputs = { wasmPath, jwksPath, topologyPath: join(repoRoot, "infra/topology.yaml"), backboneTls: throwawayTls(topology) };
       const proxies = renderProxies(topology, place(topology), inputs);
       const files = writeProxies(dir, proxies, inputs);
       assert.equal(files.length, proxies.length);
@@ -51,7 +54,7 @@ describe("envoy --mode validate", () => {
 
   it("Envoy: rejects a bootstrap whose route names a missing cluster, with Envoy's reason", async () => {
     const topology = fourRegionTopology();
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline" };
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: throwawayTls(topology) };
     const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
     assert.ok(proxy);
     const valid = join(scratch, "valid.yaml");
@@ -68,7 +71,7 @@ describe("envoy --mode validate", () => {
 
   it("Envoy: validation runs the region router's configuration, so a plugin config it refuses fails", async () => {
     const topology = fourRegionTopology();
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline" };
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: throwawayTls(topology) };
     const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
     assert.ok(proxy?.kind === "pop");
     const broken = structuredClone(proxy.bootstrap);
@@ -87,6 +90,19 @@ describe("envoy --mode validate", () => {
     const result = await validateBootstrap(envoy, file);
     assert.equal(result.ok, false);
     assert.ok(result.messages.some((message) => message.includes("Unable to create Wasm plugin region_router")), result.messages.join("\n"));
+  });
+
+  it("Envoy: validation reads the backbone TLS files, so a POP whose key is missing fails", async () => {
+    const topology = fourRegionTopology();
+    const tls = throwawayTls(topology);
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: (region: string, pop: string) => ({ ...tls(region, pop), keyPath: join(scratch, "no-such.key") }) };
+    const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
+    assert.ok(proxy?.kind === "pop");
+    const file = join(scratch, "missing-key.yaml");
+    writeFileSync(file, bootstrapYaml(proxy.bootstrap, inputs.topologyPath));
+    const result = await validateBootstrap(envoy, file);
+    assert.equal(result.ok, false);
+    assert.ok(result.messages.some((message) => message.includes("no-such.key")), result.messages.join("\n"));
   });
 
   it("npm run validate: validates every bootstrap of the chosen topology and says how many", () => {

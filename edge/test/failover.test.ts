@@ -10,7 +10,7 @@ import { ingressContainer, peerCluster } from "../../infra/topology/names.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
 import { unhealthyHosts } from "../cluster-health.ts";
 import { renderProxies } from "../bootstraps.ts";
-import { loopbackPlacement } from "../placement.ts";
+import { dockerBackboneTls, loopbackPlacement } from "../placement.ts";
 import { IDEMPOTENT_METHODS, RETRIES } from "../failover.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
 import { defaultTopology, fourRegionTopology } from "./fixtures.ts";
@@ -37,7 +37,7 @@ function send(url: string, headers: Record<string, string>, method = "GET"): Pro
 describe("Failover settings: every generated proxy", () => {
   for (const topology of [defaultTopology(), fourRegionTopology()]) {
     const proxies = renderProxies(topology, loopbackPlacement(topology, (() => { let p = 20000; return () => p++; })()), {
-      wasmPath: "/m.wasm", jwksPath: "/j.json", topologyPath: "t",
+      wasmPath: "/m.wasm", jwksPath: "/j.json", topologyPath: "t", backboneTls: dockerBackboneTls,
     });
 
     it(`${topology.project}: no layer retries a 5xx response, so a failure is retried only at the hop where it happened`, () => {

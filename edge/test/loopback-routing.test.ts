@@ -8,6 +8,7 @@ import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw } from "../../infra/topology/test/fixtures.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
+import { backboneRequest } from "./backbone-client.ts";
 
 const raw = validRaw();
 raw.regions[0].pops = [raw.regions[0].pops[0]];
@@ -104,10 +105,11 @@ test("loopback: discovery down -> the fallback outcome (503 no_owner) within the
 });
 
 test("loopback: a request arriving on the backbone at maxHops for another region is refused with 508", async () => {
-  const r = await get(`${edge.backboneUrl(south.name, south.pops[0]!.name)}${app.prefix}/g`, {
+  const southPop0 = south.pops[0]!.name;
+  const r = await backboneRequest(edge.placement.popListeners(south.name, southPop0).backbone, `${app.prefix}/g`, {
     authorization: `Bearer ${token(north.name)}`,
     "x-edge-hops": String(topology.routing.maxHops),
-  });
+  }, edge.backbonePeer(south.name, southPop0));
   assert.equal(r.status, 508, r.body);
   assert.equal(JSON.parse(r.body).error, "loop_detected");
 });

@@ -10,11 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { validateTopology } from "../../infra/topology/load.ts";
+import { popContainer } from "../../infra/topology/names.ts";
 import { toolPath } from "../../scripts/toolchain/paths.ts";
+import { backboneTlsPaths, ensureBackbonePki, type BackbonePki } from "../backbone-pki.ts";
 import { renderProxies, writeProxies } from "../bootstraps.ts";
 import { ensureFilterWasm } from "../envoy-validation.ts";
 import { loopbackPlacement, type Endpoint, type Placement } from "../placement.ts";
 import { freePorts } from "../loopback-edge.ts";
+import { backboneRequest, type BackboneClientTls } from "./backbone-client.ts";
 
 /**
  * Two POPs rendered for loopback run as real Envoy processes with the built region router. Each
@@ -81,6 +84,12 @@ describe("POP bootstraps running in Envoy with the region router", () => {
   const lookups = new Map<string, number>();
   const logs: string[] = [];
   let placement: Placement;
+  let pki: BackbonePki;
+  /** TLS of the other region's POP calling `region`'s backbone: the only peer a backbone listener serves. */
+  const peerOf = (region: "north" | "south"): BackboneClientTls => {
+    const caller = pki.pop(region === "north" ? "south" : "north", "p1");
+    return { caCertPath: pki.ca.certPath, certPath: caller.certPath, keyPath: caller.keyPath, servername: popContainer(topology.project, region, "p1") };
+  };
   const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const forger = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const claims = (region: string) => ({
@@ -134,7 +143,8 @@ describe("POP bootstraps running in Envoy with the region router", () => {
       servers.push(ingress, discovery);
     }
 
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline" };
+    pki = ensureBackbonePki(topology, join(scratch, "backbone"));
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki) };
     const files = writeProxies(scratch, renderProxies(topology, placement, inputs).filter((proxy) => proxy.kind === "pop"), inputs);
     for (const file of files) {
       const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -198,12 +208,12 @@ describe("POP bootstraps running in Envoy with the region router", () => {
   });
 
   it("Backbone: a peer cannot choose the cluster or assert a claim", async () => {
-    const reply = await send(south().backbone, "/cart/items", {
+    const reply = await backboneRequest(south().backbone, "/cart/items", {
       "x-edge-hops": "1",
       "x-edge-cluster": "discovery",
       "x-edge-user-region": "north",
       host: "beta.live.test",
-    });
+    }, peerOf("south"));
     assert.equal(reply.status, 200, reply.body);
     const recorded = JSON.parse(reply.body) as Recorded;
     assert.equal(recorded.region, "south");
@@ -230,7 +240,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
   });
 
   it("Backbone: answers its health path itself; the public listener does not", async () => {
-    const health = await send(north().backbone, "/edge/healthz");
+    const health = await backboneRequest(north().backbone, "/edge/healthz", {}, peerOf("north"));
     assert.equal(health.status, 200);
     assert.equal(health.body, "ok\n");
     const publicHealth = await send(north().client, "/edge/healthz");

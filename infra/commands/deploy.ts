@@ -2,11 +2,13 @@
 // shared stack and the named regions), then wait until every container is healthy and write .edge/outputs.json.
 import { parseArgs } from "node:util";
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { StepError } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
+import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../../edge/backbone-pki.ts";
 import { buildUpstreamsImage, bundleUpstreams } from "../upstreams-image.ts";
 import { DAEMON_NOFILE_ENV, decideNofile } from "../nofile.ts";
 import { regionStackName, sharedStackName } from "../edge-app.ts";
@@ -48,6 +50,11 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
   if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
   mkdirSync(stateDir, { recursive: true });
   await step("signing keys", () => ensureSigningKeys(stateDir));
+  await step("backbone certificates", () => {
+    const pki = ensureBackbonePki(topology, join(stateDir, BACKBONE_STATE_SUBDIR));
+    if (pki.caCreated) console.log(`    new backbone CA in ${pki.dir}`);
+    if (pki.issued.length > 0) console.log(`    issued: ${pki.issued.join(", ")}`);
+  });
   await step("services image", () => buildUpstreamsImage(topology.project, bundleUpstreams(topology.project)));
   await step("check host ports", () => assertPortsFree(topology));
 

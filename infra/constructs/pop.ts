@@ -11,6 +11,16 @@ export interface PublishedPort {
   hostAddress: string;
 }
 
+/** A POP's backbone TLS material, uploaded into its container at ENVOY_FILES.backbone*. */
+export interface PopBackboneTls {
+  caCertPem: string;
+  certPem: string;
+  /** Host path of the private key: uploaded from the file, so the key never enters the Terraform plan or state. */
+  keyPath: string;
+  /** Changes whenever the key does (key and certificate are issued together), so a new key replaces the container. */
+  keyVersion: string;
+}
+
 export interface PopProps {
   provider: DockerProvider;
   project: string;
@@ -20,6 +30,7 @@ export interface PopProps {
   envoyConfig: string;
   filterWasmBase64: string;
   jwks: string;
+  backboneTls: PopBackboneTls;
   backboneNetwork: string;
   datacenterNetwork: string;
   client: PublishedPort;
@@ -54,6 +65,10 @@ export class Pop extends Construct {
         { file: ENVOY_FILES.config, content: props.envoyConfig },
         { file: ENVOY_FILES.wasm, contentBase64: props.filterWasmBase64 },
         { file: ENVOY_FILES.jwks, content: props.jwks },
+        { file: ENVOY_FILES.backboneCa, content: props.backboneTls.caCertPem, permissions: "0644" },
+        { file: ENVOY_FILES.backboneCert, content: props.backboneTls.certPem, permissions: "0644" },
+        // Envoy runs as root in the image (no USER; the entrypoint is envoy itself), so 0600 root-owned is readable to it alone.
+        { file: ENVOY_FILES.backboneKey, source: props.backboneTls.keyPath, sourceHash: props.backboneTls.keyVersion, permissions: "0600" },
       ],
       ulimit: [{ name: "nofile", soft: props.nofile, hard: props.nofile }],
       memory: props.memoryMb,

@@ -91,6 +91,7 @@ export class RegionStack extends EdgeStack {
         envoyConfig: inputs.envoyConfig(containerName),
         filterWasmBase64: inputs.filterWasmBase64,
         jwks: inputs.jwks,
+        backboneTls: inputs.backboneTls(region.name, pop.name),
         backboneNetwork,
         datacenterNetwork: datacenterNetwork.name,
         // A POP on another Docker host serves clients there; local POPs publish on loopback only.

@@ -19,7 +19,7 @@ interface SynthContainer {
   networks_advanced: { name: string }[];
   ports?: { internal: number; external: number; ip: string }[];
   ulimit?: { name: string; soft: number; hard: number }[];
-  upload?: { file: string; content?: string; content_base64?: string }[];
+  upload?: { file: string; content?: string; content_base64?: string; source?: string; source_hash?: string; permissions?: string }[];
   labels: { label: string; value: string }[];
   restart: string;
   healthcheck?: { test: string[] };
@@ -33,6 +33,12 @@ function inputs(nofile: number): DeployInputs {
     envoyConfig: (name) => `# envoy bootstrap of ${name}\n`,
     filterWasmBase64: Buffer.from("wasm").toString("base64"),
     jwks: '{"keys":[]}',
+    backboneTls: (region, pop) => ({
+      caCertPem: "backbone CA certificate\n",
+      certPem: `certificate of ${region}-${pop}\n`,
+      keyPath: `/tmp/edgerim-test-state/backbone/pops/${region}-${pop}.key`,
+      keyVersion: `fingerprint of ${region}-${pop}`,
+    }),
     topologyYaml: "project: shop\n",
     nofile,
     nofileDecision: { value: nofile },
@@ -152,6 +158,29 @@ test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a 
   assert.equal(files[ENVOY_FILES.config], `# envoy bootstrap of ${name}\n`);
   assert.equal(files[ENVOY_FILES.wasm], Buffer.from("wasm").toString("base64"));
   assert.equal(files[ENVOY_FILES.jwks], '{"keys":[]}');
+});
+
+test("Pop: gets its own backbone certificate and the CA; its key is uploaded from the state file with mode 0600, never as content", () => {
+  const topology = validateTopology(validRaw());
+  const { regions } = synthRegions(topology);
+  const all = regions.flatMap(containers);
+  for (const region of topology.regions) {
+    for (const p of region.pops) {
+      const pop = all.find((c) => c.name === popContainer(topology.project, region.name, p.name))!;
+      const upload = (file: string) => pop.upload!.find((u) => u.file === file);
+      assert.deepEqual(upload(ENVOY_FILES.backboneCa), { file: ENVOY_FILES.backboneCa, content: "backbone CA certificate\n", permissions: "0644" });
+      assert.deepEqual(upload(ENVOY_FILES.backboneCert), { file: ENVOY_FILES.backboneCert, content: `certificate of ${region.name}-${p.name}\n`, permissions: "0644" });
+      assert.deepEqual(upload(ENVOY_FILES.backboneKey), {
+        file: ENVOY_FILES.backboneKey,
+        source: `/tmp/edgerim-test-state/backbone/pops/${region.name}-${p.name}.key`,
+        source_hash: `fingerprint of ${region.name}-${p.name}`,
+        permissions: "0600",
+      });
+    }
+  }
+  for (const c of all.filter((c) => label(c, LABEL_ROLE) !== "pop")) {
+    assert.equal(c.upload?.some((u) => u.file.startsWith("/etc/edgerim/backbone/")) ?? false, false, `${c.name} holds no backbone material`);
+  }
 });
 
 test("Stacks: the provider is pinned to the version setup builds, and state stays in the state folder", () => {

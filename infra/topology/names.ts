@@ -18,6 +18,14 @@ export function popContainer(project: string, region: string, pop: string): stri
   return `${project}-pop-${region}-${pop}`;
 }
 
+/**
+ * A POP's backbone identity, carried as the URI SAN of its certificate; peers verify each other by it.
+ * The project is the trust domain, so two deployments never accept each other's POPs by name.
+ */
+export function popSpiffeId(project: string, region: string, pop: string): string {
+  return `spiffe://${project}/region/${region}/pop/${pop}`;
+}
+
 export function ingressContainer(project: string, region: string, replica: number): string {
   return `${project}-ingress-${region}-${replica}`;
 }

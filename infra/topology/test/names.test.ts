@@ -4,7 +4,7 @@ import { stringify } from "yaml";
 import { parseTopology } from "../load.ts";
 import { backboneHostPort, listContainers, publishedHostPorts, replicaCount } from "../inventory.ts";
 import {
-  appContainer, discoveryContainer, ingressContainer, localCluster, peerCluster, popContainer, popId,
+  appContainer, discoveryContainer, ingressContainer, localCluster, peerCluster, popContainer, popId, popSpiffeId,
 } from "../names.ts";
 import { validRaw } from "./fixtures.ts";
 
@@ -12,6 +12,7 @@ describe("derived names", () => {
   it("Names: follow the shared naming contract", () => {
     assert.equal(popId("north", "p1"), "north-p1");
     assert.equal(popContainer("shop", "north", "p1"), "shop-pop-north-p1");
+    assert.equal(popSpiffeId("shop", "north", "p1"), "spiffe://shop/region/north/pop/p1");
     assert.equal(ingressContainer("shop", "north", 1), "shop-ingress-north-1");
     assert.equal(appContainer("shop", "cart", "north", 2), "shop-app-cart-north-2");
     assert.equal(discoveryContainer("shop", "north"), "shop-discovery-north");
