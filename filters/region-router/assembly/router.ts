@@ -262,13 +262,23 @@ export class RegionRouterStream extends Context {
     if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
     let record = getSharedData(tenantKey(host));
-    let owner = record != null ? recordRegion(record!) : "";
-    let state = record != null ? freshness(owner, recordExpiry(record!), now, config.staleIfErrorMs) : Freshness.Expired;
+    // Plain ifs, not conditional expressions: asc 0.17 released a string chosen by `?:` here once
+    // too often (a debug build traps on it).
+    let owner = "";
+    let state = Freshness.Expired;
+    if (record != null) {
+      owner = recordRegion(record!);
+      state = freshness(owner, recordExpiry(record!), now, config.staleIfErrorMs);
+    }
     // A fresh owner in shared data (learnt by any worker) wins over this worker's unknown answer,
     // which in turn is newer than any stale owner.
-    if (state == Freshness.Fresh || router.unknownTenants.has(host, now)) {
+    if (state == Freshness.Fresh) {
       router.count(Metric.CacheHits);
-      return this.settle(state == Freshness.Fresh ? owner : "", OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.settle(owner, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+    }
+    if (router.unknownTenants.has(host, now)) {
+      router.count(Metric.CacheHits);
+      return this.settle("", OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     if (state == Freshness.Stale) {
       router.count(Metric.StaleHits);
