@@ -1,7 +1,7 @@
 import type { Topology } from "../infra/topology/model.ts";
 import { findRegion } from "../infra/topology/inventory.ts";
-import { DISCOVERY_CLUSTER, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, popId } from "../infra/topology/names.ts";
-import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER } from "./headers.ts";
+import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, popId } from "../infra/topology/names.ts";
+import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, OWNER_HEADER, SOURCE_HEADER } from "./headers.ts";
 
 /** Plugin configuration of the region-router Wasm filter (root_id `region_router`). */
 
@@ -17,6 +17,9 @@ export interface RegionRouterConfig {
   clusterHeader: string;
   claimHeader: string;
   hopHeader: string;
+  ownerHeader: string;
+  sourceHeader: string;
+  healthPath: string;
   maxHops: number;
   discovery: {
     cluster: string;
@@ -26,6 +29,9 @@ export interface RegionRouterConfig {
     cacheTtlSeconds: number;
     negativeCacheTtlSeconds: number;
     negativeCacheMaxEntries: number;
+    staleIfErrorSeconds: number;
+    maxConcurrentLookups: number;
+    failureBackoffMs: number;
   };
   fallback: { policy: "reject" } | { policy: "region"; region: string };
 }
@@ -45,6 +51,9 @@ export function regionRouterConfig(topology: Topology, region: string, pop: stri
     clusterHeader: CLUSTER_HEADER,
     claimHeader: CLAIM_HEADER,
     hopHeader: HOP_HEADER,
+    ownerHeader: OWNER_HEADER,
+    sourceHeader: SOURCE_HEADER,
+    healthPath: EDGE_HEALTH_PATH,
     maxHops: topology.routing.maxHops,
     discovery: {
       cluster: DISCOVERY_CLUSTER,
@@ -54,6 +63,9 @@ export function regionRouterConfig(topology: Topology, region: string, pop: stri
       cacheTtlSeconds: discovery.cacheTtlSeconds,
       negativeCacheTtlSeconds: discovery.negativeCacheTtlSeconds,
       negativeCacheMaxEntries: discovery.negativeCacheMaxEntries,
+      staleIfErrorSeconds: discovery.staleIfErrorSeconds,
+      maxConcurrentLookups: discovery.maxConcurrentLookups,
+      failureBackoffMs: discovery.failureBackoffMs,
     },
     fallback: topology.routing.fallback.policy === "region"
       ? { policy: "region", region: topology.routing.fallback.region }

@@ -6,13 +6,22 @@ export const INTERNAL_HEADER_PREFIX = "x-edge-";
 export const CLUSTER_HEADER = "x-edge-cluster";
 /** Sideways hop count; absent means 0. Travels POP to POP over the backbone. */
 export const HOP_HEADER = "x-edge-hops";
+/**
+ * The entry POP's decision: the owner region and where it was found (jwt, cache, lookup, stale,
+ * fallback). Set on every routed request and carried POP to POP over the backbone; a POP receiving
+ * an owner routes on it without a tenant lookup or fallback. Clients cannot send them: the public
+ * listener strips every INTERNAL_HEADER_PREFIX header.
+ */
+export const OWNER_HEADER = "x-edge-owner";
+export const SOURCE_HEADER = "x-edge-source";
 /** Verified JWT region claim, written by jwt_authn. */
 export const CLAIM_HEADER = "x-edge-user-region";
-/** Owner region decided by the entry POP; carried to the owner's POP and its datacenter. */
-export const OWNER_HEADER = "x-edge-owner";
 /** Response headers the filter sets on the way back. */
 export const POP_HEADER = "x-edge-pop";
 export const ROUTE_HEADER = "x-edge-route";
 
-/** Headers a peer POP may not set: the receiving POP decides the cluster and verifies the claim itself. */
+/**
+ * Headers a peer POP may not set: the receiving POP decides the cluster and verifies the claim itself.
+ * OWNER_HEADER, SOURCE_HEADER and HOP_HEADER must not be listed: they are what a peer carries.
+ */
 export const BACKBONE_STRIPPED_HEADERS = [CLUSTER_HEADER, CLAIM_HEADER] as const;

@@ -175,7 +175,9 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
         }),
         httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
           early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
-          route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER, WASM_FILTER]), ...routes]),
+          // The health route skips jwt_authn but runs the region router, which lets the path through: a
+          // POP whose Wasm VM failed fails its peers' health checks and leaves their rotation.
+          route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...routes]),
           http_filters: filters,
           access_log: accessLog(),
           local_reply_config: unavailable,

@@ -1,5 +1,5 @@
 // npm run build:filter: compiles the region router to filters/region-router/build/region_router.wasm.
-// Skips the compile when the output is newer than every input. Fails when the module is over 32 KiB,
+// Skips the compile when the output is newer than every input. Fails when the module is over 64 KiB,
 // does not export the proxy-wasm ABI, or imports a host function Envoy would refuse to link.
 // Concurrent builds (parallel test files) each work in their own temporary files and rename the
 // finished module into place, so a reader never sees a partial one.
@@ -18,7 +18,7 @@ export const wasmPath = join(buildDir, "region_router.wasm");
 const sdkPackage = join(repoRoot, "node_modules/@solo-io/proxy-runtime");
 const ascBin = join(repoRoot, "node_modules/.bin/asc");
 
-const SIZE_LIMIT = 32 * 1024;
+const SIZE_LIMIT = 64 * 1024;
 const SDK_VERSION = "0.1.8";
 // Debug-level log statements in the SDK's runtime.ts 0.1.8 (one per line). They build their message
 // on every context creation and callback, including a join of every live context id.

@@ -47,6 +47,15 @@ export interface DiscoverySettings {
   negativeCacheTtlSeconds: number;
   /** Unknown hosts each worker remembers (oldest dropped first), so random Host headers cannot grow memory. */
   negativeCacheMaxEntries: number;
+  /**
+   * How long past its expiry a cached owner is still served (source `stale`) while one background
+   * lookup per host refreshes it; 0 serves nothing stale.
+   */
+  staleIfErrorSeconds: number;
+  /** Discovery calls one worker has in flight at most; a miss over it gets the no-owner outcome at once. */
+  maxConcurrentLookups: number;
+  /** After a failed lookup, requests for that host do not call discovery for this long. */
+  failureBackoffMs: number;
 }
 
 export interface Timeouts {

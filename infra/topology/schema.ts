@@ -55,7 +55,15 @@ export const DEFAULTS = {
   routing: {
     fallback: { policy: "reject" } as const,
     maxHops: 1,
-    discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096 },
+    discovery: {
+      timeoutMs: 500,
+      cacheTtlSeconds: 30,
+      negativeCacheTtlSeconds: 5,
+      negativeCacheMaxEntries: 4096,
+      staleIfErrorSeconds: 600,
+      maxConcurrentLookups: 64,
+      failureBackoffMs: 1000,
+    },
   },
   timeouts: { connectMs: 1000, requestHeadersMs: 10_000, requestMs: 60_000, streamIdleMs: 300_000, routeMs: 15_000 },
   ports: { popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
@@ -109,6 +117,9 @@ const discoverySchema = z.strictObject({
   cacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.cacheTtlSeconds),
   negativeCacheTtlSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.negativeCacheTtlSeconds),
   negativeCacheMaxEntries: integer(1, 1_000_000, "unknown hosts per worker").default(DEFAULTS.routing.discovery.negativeCacheMaxEntries),
+  staleIfErrorSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.staleIfErrorSeconds),
+  maxConcurrentLookups: integer(1, 100_000, "lookups in flight per worker").default(DEFAULTS.routing.discovery.maxConcurrentLookups),
+  failureBackoffMs: integer(0, 60_000, "milliseconds").default(DEFAULTS.routing.discovery.failureBackoffMs),
 });
 
 const routingSchema = z.strictObject({

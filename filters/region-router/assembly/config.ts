@@ -27,6 +27,12 @@ export class RouterConfig {
   clusterHeader: string = "x-edge-cluster";
   claimHeader: string = "x-edge-user-region";
   hopHeader: string = "x-edge-hops";
+  /** Owner region decided by the entry POP; a POP receiving it routes on it and decides nothing. */
+  ownerHeader: string = "x-edge-owner";
+  /** Where the entry POP found the owner (jwt, cache, lookup, stale, fallback); informational. */
+  sourceHeader: string = "x-edge-source";
+  /** Path continued untouched, so the proxy's own health route behind this filter answers it. */
+  healthPath: string = "/edge/healthz";
   maxHops: i32 = 1;
   discoveryCluster: string = "discovery";
   discoveryAuthority: string = "discovery";
@@ -35,6 +41,12 @@ export class RouterConfig {
   cacheTtlMs: i64 = 30000;
   negativeCacheTtlMs: i64 = 5000;
   negativeCacheMaxEntries: i32 = 4096;
+  /** How long past its expiry an owner is still served while it cannot be refreshed. */
+  staleIfErrorMs: i64 = 600000;
+  /** Discovery calls one worker has in flight at most. */
+  maxConcurrentLookups: i32 = 64;
+  /** After a failed lookup, how long requests for that host do not call discovery. */
+  failureBackoffMs: i64 = 1000;
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
 
@@ -45,13 +57,14 @@ export class RouterConfig {
 }
 
 // Field lists of each object; a field's id is its object's base plus its position in the list.
-const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,";
-const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,";
-const DISCOVERY_BASE = 12;
+const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,";
+const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,staleIfErrorSeconds,maxConcurrentLookups,failureBackoffMs,";
+const DISCOVERY_BASE = 15;
 const FALLBACK_FIELDS = ",policy,region,";
-const FALLBACK_BASE = 19;
+const FALLBACK_BASE = 25;
 const APP_FIELDS = ",prefix,app,";
-const APP_BASE = 21;
+const APP_BASE = 27;
+const HEADER_FIELDS: Array<string> = ["clusterHeader", "claimHeader", "hopHeader", "ownerHeader", "sourceHeader"];
 const REGION_NAME = "a region name [a-z0-9-]";
 const NAME = "a name [A-Za-z0-9._-]";
 const HEADER_NAME = "a header name [a-z0-9-]";
@@ -101,6 +114,10 @@ function isAuthority(s: string): bool {
 function isPathPrefix(s: string): bool {
   return allChars(s, isVisibleChar) && s.startsWith("/") && !s.includes("?") && !s.includes("#")
     && (s == "/" || s.charCodeAt(s.length - 1) != 0x2f);
+}
+
+function isPath(s: string): bool {
+  return allChars(s, isVisibleChar) && s.startsWith("/") && !s.includes("?") && !s.includes("#");
 }
 
 function isPathTemplate(s: string): bool {
@@ -246,6 +263,9 @@ class ConfigReader {
           this.add("fallback.policy", "missing", FALLBACK_POLICY);
         }
         break;
+      case 12: config.ownerHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 13: config.sourceHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 14: config.healthPath = this.text(isPath, "a path like /healthz"); break;
       case DISCOVERY_BASE: config.discoveryCluster = this.text(isName, NAME); break;
       case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, "host[:port]"); break;
       case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, "a path with {host}"); break;
@@ -253,6 +273,9 @@ class ConfigReader {
       case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(0, 86400, 30) * 1000; break;
       case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(0, 86400, 5) * 1000; break;
       case DISCOVERY_BASE + 6: config.negativeCacheMaxEntries = this.integer(1, 1000000, 4096); break;
+      case DISCOVERY_BASE + 7: config.staleIfErrorMs = <i64>this.integer(0, 86400, 600) * 1000; break;
+      case DISCOVERY_BASE + 8: config.maxConcurrentLookups = this.integer(1, 100000, 64); break;
+      case DISCOVERY_BASE + 9: config.failureBackoffMs = <i64>this.integer(0, 60000, 1000); break;
       case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
       case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
       case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;
@@ -327,11 +350,14 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
   if (regionPolicy != (config.fallbackRegion.length > 0)) {
     reader.add("fallback.region", "does not fit the policy", "a region exactly when policy is region");
   }
-  let cluster = config.clusterHeader;
-  let claim = config.claimHeader;
-  let hop = config.hopHeader;
-  if (cluster.length * claim.length * hop.length > 0 && (claim == cluster || hop == cluster || hop == claim)) {
-    reader.add(claim == cluster ? "claimHeader" : "hopHeader", "reuses another routing header", "distinct header names");
+  // The first header repeating an earlier one is reported; "" is a name already reported as invalid.
+  let headers = [config.clusterHeader, config.claimHeader, config.hopHeader, config.ownerHeader, config.sourceHeader];
+  for (let i = 1; i < headers.length; i++) {
+    let name = headers[i];
+    if (name.length > 0 && headers.slice(0, i).includes(name)) {
+      reader.add(HEADER_FIELDS[i], "reuses another routing header", "distinct header names");
+      break;
+    }
   }
   if (problems.length > 0) return null;
 

@@ -10,11 +10,13 @@ import {
   setEffectiveContext, setSharedData, sharedDataCas,
 } from "./proxy_host";
 import {
-  LOOP_MESSAGE, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NoOwnerReason, OwnerSource, REJECTION_CODES, REJECTION_STATUS,
-  Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, matchApp, parseHops,
-  recordExpiry, recordRegion, rejectionBody, routeHeaderValue, routeVerdict, tenantHost, tenantKey, tenantRecord,
+  Answer, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
+  OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
+  UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp,
+  parseHops, recordExpiry, recordRegion, rejectionBody, routeHeaderValue, routeVerdict, sourceName, tenantHost,
+  tenantKey, tenantRecord,
 } from "./routing";
-import { UnknownTenants } from "./unknown_tenants";
+import { HostExpiries } from "./host_expiries";
 
 const POP_HEADER = "x-edge-pop";
 const ROUTE_HEADER = "x-edge-route";
@@ -29,10 +31,12 @@ const STREAMS_PER_MEMORY_SAMPLE = 1024;
 
 /** Positions in `metricIds`: these, then rejected.<code> per Rejection (4), then forwarded.<region> per region. */
 enum Metric {
-  RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, WasmMemoryBytes, Rejected, Forwarded = Rejected + 4,
+  RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, WasmMemoryBytes, StaleHits, LookupsShed,
+  LookupsBackedOff, Carried, Rejected, Forwarded = Rejected + 4,
 }
 const METRIC_NAMES: Array<string> = [
   "routed_local", "fallback", "lookup_errors", "cache_hits", "lookups", "lookup_ms", "wasm_memory_bytes",
+  "stale_hits", "lookups_shed", "lookups_backed_off", "carried",
 ];
 
 /** One discovery call in flight and the streams waiting for its answer. */
@@ -56,10 +60,13 @@ class TenantLookup {
 export class RegionRouterRoot extends RootContext {
   config: RouterConfig = new RouterConfig();
   metricIds: Array<u32> = [];
-  /** Discovery calls in flight in this worker: at most one per host. */
-  lookups: Array<TenantLookup> = [];
+  /** Discovery calls in flight in this worker, by host (at most one per host) and by call token. */
+  lookupsByHost: Map<string, TenantLookup> = new Map();
+  lookupsByToken: Map<u32, TenantLookup> = new Map();
   /** Unknown-tenant answers of this worker (replaced by one of the configured capacity). */
-  unknownTenants: UnknownTenants = new UnknownTenants(1);
+  unknownTenants: HostExpiries = new HostExpiries(1);
+  /** Hosts whose last lookup failed, until their back-off ends (same capacity as unknownTenants). */
+  backedOff: HostExpiries = new HostExpiries(1);
   /** Streams deleted so far (wraps; both periods divide 2^32). */
   finishedStreams: u32 = 0;
 
@@ -76,7 +83,8 @@ export class RegionRouterRoot extends RootContext {
       return false;
     }
     this.config = config;
-    this.unknownTenants = new UnknownTenants(config.negativeCacheMaxEntries);
+    this.unknownTenants = new HostExpiries(config.negativeCacheMaxEntries);
+    this.backedOff = new HostExpiries(config.negativeCacheMaxEntries);
     for (let i = 0; i < METRIC_NAMES.length; i++) {
       let kind = i == Metric.LookupMs ? MetricKind.Histogram : i == Metric.WasmMemoryBytes ? MetricKind.Gauge : MetricKind.Counter;
       this.metricIds.push(defineMetric(kind, METRIC_PREFIX + METRIC_NAMES[i]));
@@ -96,83 +104,98 @@ export class RegionRouterRoot extends RootContext {
   }
 
   /**
-   * The fresh cached owner of `host` ("" for a known-unknown tenant); null on a miss or an expired
-   * record. An owner in shared data (learnt by any worker) wins over this worker's unknown answer.
+   * Writes `region` ("!" for no owner) for `host` unless an equal, longer-lived record is there.
+   * With `onlyOverOwner`, writes only over a record naming an owner (never adds a key).
    */
-  cachedRegion(host: string): string | null {
-    let now = nowMs();
-    let record = getSharedData(tenantKey(host));
-    if (record != null && recordExpiry(record!) > now) return recordRegion(record!);
-    return this.unknownTenants.has(host, now) ? "" : null;
-  }
-
-  /** Caches an owner in shared data unless an equal, longer-lived record is there. */
-  storeTenant(host: string, region: string, ttlMs: i64): void {
+  storeRecord(host: string, region: string, expiresAtMs: i64, onlyOverOwner: bool): void {
     let key = tenantKey(host);
-    let expiresAtMs = nowMs() + ttlMs;
     let record = tenantRecord(region, expiresAtMs);
     for (let attempt = 0; attempt < SHARED_DATA_ATTEMPTS; attempt++) {
       let current = getSharedData(key);
-      if (current != null && recordRegion(current!) == region && recordExpiry(current!) >= expiresAtMs) return;
+      if (onlyOverOwner && (current == null || recordRegion(current!).length == 0)) return;
+      if (current != null && current!.startsWith(region + "|") && recordExpiry(current!) >= expiresAtMs) return;
       // A mismatch means another worker wrote after our read: read again and decide again.
       if (setSharedData(key, record, current != null ? sharedDataCas : 0) != CAS_MISMATCH) return;
     }
   }
 
-  /** Parks `stream` until its host's tenant is known, joining a lookup in flight; false if none could start. */
-  awaitTenant(stream: RegionRouterStream): bool {
+  /** What a request missing the cache does about `host`'s lookup (see routing.ts). */
+  plan(host: string, now: i64): LookupPlan {
+    let plan = lookupPlan(this.lookupsByHost.has(host), this.backedOff.has(host, now), this.lookupsByHost.size,
+      this.config.maxConcurrentLookups);
+    if (plan == LookupPlan.BackedOff) this.count(Metric.LookupsBackedOff);
+    else if (plan == LookupPlan.Busy) this.count(Metric.LookupsShed);
+    return plan;
+  }
+
+  /** Calls discovery for `host`; null (and the host backed off) if the host refused the call. */
+  startLookup(host: string, now: i64): TenantLookup | null {
+    let config = this.config;
+    this.count(Metric.Lookups);
+    let token = httpCall(config.discoveryCluster, [
+      ":method", "GET",
+      ":path", fill(config.discoveryPathTemplate, "{host}", host),
+      ":authority", config.discoveryAuthority,
+    ], config.discoveryTimeoutMs);
+    if (token < 0) {
+      this.count(Metric.LookupErrors);
+      this.backedOff.add(host, now + config.failureBackoffMs);
+      return null;
+    }
+    let lookup = new TenantLookup(host, <u32>token, now);
+    this.lookupsByHost.set(host, lookup);
+    this.lookupsByToken.set(<u32>token, lookup);
+    return lookup;
+  }
+
+  /** Starts a background refresh of a stale owner unless one is in flight, or the plan forbids it. */
+  refresh(host: string, now: i64): void {
+    if (this.plan(host, now) == LookupPlan.Start) this.startLookup(host, now);
+  }
+
+  /**
+   * Parks `stream` until its host's tenant is known, joining a lookup in flight; the plan that
+   * kept it from waiting otherwise (BackedOff or Busy; BackedOff too when the call was refused).
+   */
+  awaitTenant(stream: RegionRouterStream, now: i64): LookupPlan {
     let host = stream.host;
+    let plan = this.plan(host, now);
     let lookup: TenantLookup | null = null;
-    for (let i = 0; i < this.lookups.length; i++) {
-      if (this.lookups[i].host == host) lookup = this.lookups[i];
-    }
-    if (lookup == null) {
-      let config = this.config;
-      this.count(Metric.Lookups);
-      let token = httpCall(config.discoveryCluster, [
-        ":method", "GET",
-        ":path", fill(config.discoveryPathTemplate, "{host}", host),
-        ":authority", config.discoveryAuthority,
-      ], config.discoveryTimeoutMs);
-      if (token < 0) {
-        this.count(Metric.LookupErrors);
-        return false;
-      }
-      lookup = new TenantLookup(host, <u32>token, nowMs());
-      this.lookups.push(lookup);
-    }
+    if (plan == LookupPlan.Join) lookup = this.lookupsByHost.get(host);
+    else if (plan == LookupPlan.Start) lookup = this.startLookup(host, now);
+    if (lookup == null) return plan == LookupPlan.Busy ? plan : LookupPlan.BackedOff;
     stream.waitSlot = lookup.waiters.length;
     lookup.waiters.push(stream.context_id);
     stream.waitingFor = lookup;
-    return true;
+    return LookupPlan.Join;
   }
 
   onHttpCallResponse(token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
-    let lookups = this.lookups;
-    let index = -1;
-    for (let i = 0; i < lookups.length; i++) {
-      if (lookups[i].token == token) index = i;
-    }
-    if (index < 0) return;
-    let lookup = lookups[index];
-    // Order does not matter: move the last lookup into the freed slot.
-    unchecked(lookups[index] = lookups[lookups.length - 1]);
-    lookups.length = lookups.length - 1;
+    if (!this.lookupsByToken.has(token)) return;
+    let lookup = this.lookupsByToken.get(token);
+    this.lookupsByToken.delete(token);
+    this.lookupsByHost.delete(lookup.host);
+    let config = this.config;
+    let now = nowMs();
     // The host clock is the wall clock, which may step back.
-    recordMetric(this.metricIds[Metric.LookupMs], max<i64>(nowMs() - lookup.startedMs, 0));
+    recordMetric(this.metricIds[Metric.LookupMs], max<i64>(now - lookup.startedMs, 0));
 
     // No headers: the call was reset (Envoy answers a timeout with a 504, an unreachable cluster with a 503).
     let status = headerCount > 0 ? getHeader(HeaderMap.HttpCallResponse, ":status") : null;
     let region = status == "200" ? answeredRegion(readBuffer(HostBuffer.HttpCallResponseBody, bodySize)) : "";
+    let answer = classifyAnswer(config, status, region);
     let reason = NoOwnerReason.LookupFailed;
-    if (status == "404") {
+    if (answer == Answer.Owner) {
+      this.storeRecord(lookup.host, region, now + config.cacheTtlMs, false);
+    } else if (answer == Answer.UnknownTenant) {
       reason = NoOwnerReason.UnknownTenant;
-      this.unknownTenants.add(lookup.host, nowMs() + this.config.negativeCacheTtlMs);
-    } else if (region.length == 0) {
-      this.count(Metric.LookupErrors);
-    } else if (this.config.regionIndex(region) >= 0) {
+      this.unknownTenants.add(lookup.host, now + config.negativeCacheTtlMs);
+      // The tenant is gone: its owner record, fresh or stale, must stop serving in every worker.
+      this.storeRecord(lookup.host, NO_OWNER_RECORD, now + config.negativeCacheTtlMs, true);
+    } else {
       // An answer naming an unknown region is rejected per request and never cached.
-      this.storeTenant(lookup.host, region, this.config.cacheTtlMs);
+      if (answer == Answer.Failed) this.count(Metric.LookupErrors);
+      this.backedOff.add(lookup.host, now + config.failureBackoffMs);
     }
 
     let waiters = lookup.waiters;
@@ -206,8 +229,11 @@ export class RegionRouterStream extends Context {
   appIndex: i32 = -1;
   hops: i32 = 0;
   host: string = "";
-  /** The x-edge-route value once an owner is decided (routed or loop-rejected); "" until then. */
-  route: string = "";
+  /**
+   * The x-edge-route value once this POP decided an owner (routed or loop-rejected); "" until
+   * then, and for a request that carried an earlier POP's decision.
+   */
+  decision: string = "";
   waitingFor: TenantLookup | null = null;
   /** Index of this stream's id in `waitingFor.waiters`. */
   waitSlot: i32 = 0;
@@ -218,24 +244,63 @@ export class RegionRouterStream extends Context {
   }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatusValues {
-    let config = this.router.config;
+    let router = this.router;
+    let config = router.config;
     let path = getHeader(HeaderMap.Request, ":path");
+    if (path != null && isHealthPath(path!, config.healthPath)) return FilterHeadersStatusValues.Continue;
     this.appIndex = path != null ? matchApp(path!, config.apps) : -1;
     if (this.appIndex < 0) return this.reject(Rejection.NoApp, NO_APP_MESSAGE);
     this.hops = parseHops(getHeader(HeaderMap.Request, config.hopHeader), config.maxHops);
+    // Decided once, at the entry POP: a carried owner wins over a claim and is never looked up again.
+    let carried = getHeader(HeaderMap.Request, config.ownerHeader);
+    if (carried != null) return this.follow(carried!);
     let claim = getHeader(HeaderMap.Request, config.claimHeader);
     if (claim != null) return this.settle(claim!, OwnerSource.Jwt, NoOwnerReason.NoHost);
 
     let host = tenantHost(getHeader(HeaderMap.Request, ":authority"));
     this.host = host;
     if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
-    let cached = this.router.cachedRegion(host);
-    if (cached != null) {
-      this.router.count(Metric.CacheHits);
-      return this.settle(cached!, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+    let now = nowMs();
+    let record = getSharedData(tenantKey(host));
+    // Plain ifs, not conditional expressions: asc 0.17 released a string chosen by `?:` here once
+    // too often (a debug build traps on it).
+    let owner = "";
+    let state = Freshness.Expired;
+    if (record != null) {
+      owner = recordRegion(record!);
+      state = freshness(owner, recordExpiry(record!), now, config.staleIfErrorMs);
     }
-    if (this.router.awaitTenant(this)) return FilterHeadersStatusValues.StopIteration;
-    return this.settle("", OwnerSource.Lookup, NoOwnerReason.LookupFailed);
+    // A fresh owner in shared data (learnt by any worker) wins over this worker's unknown answer,
+    // which in turn is newer than any stale owner.
+    if (state == Freshness.Fresh) {
+      router.count(Metric.CacheHits);
+      return this.settle(owner, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+    }
+    if (router.unknownTenants.has(host, now)) {
+      router.count(Metric.CacheHits);
+      return this.settle("", OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+    }
+    if (state == Freshness.Stale) {
+      router.count(Metric.StaleHits);
+      router.refresh(host, now);
+      return this.settle(owner, OwnerSource.Stale, NoOwnerReason.LookupFailed);
+    }
+    let plan = router.awaitTenant(this, now);
+    if (plan == LookupPlan.Join) return FilterHeadersStatusValues.StopIteration;
+    return this.settle("", OwnerSource.Lookup, plan == LookupPlan.Busy ? NoOwnerReason.LookupsBusy : NoOwnerReason.LookupFailed);
+  }
+
+  /**
+   * Routes on the owner an earlier POP decided: no lookup, no fallback, and no x-edge-route of its
+   * own (the client sees the entry POP's). Continue, or StopIteration after a reply.
+   */
+  follow(owner: string): FilterHeadersStatusValues {
+    this.router.count(Metric.Carried);
+    let verdict = routeVerdict(this.router.config, owner, this.hops);
+    if (verdict == Verdict.UnknownRegion) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
+    if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
+    this.route(verdict, owner);
+    return FilterHeadersStatusValues.Continue;
   }
 
   // While the owner is unknown no body or trailers may pass: a Continue here would release the
@@ -267,28 +332,37 @@ export class RegionRouterStream extends Context {
       return this.reject(Rejection.UnknownRegion, source == OwnerSource.Jwt ? UNKNOWN_CLAIM_MESSAGE : UNKNOWN_ANSWER_MESSAGE);
     }
     let hopsAfter = verdict == Verdict.Forward ? this.hops + 1 : this.hops;
-    this.route = routeHeaderValue(owner, source, config.pop, hopsAfter);
+    this.decision = routeHeaderValue(owner, source, config.pop, hopsAfter);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
+    replaceHeader(HeaderMap.Request, config.sourceHeader, sourceName(source));
+    this.route(verdict, owner);
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  /** Sets the request headers for a Local or Forward `verdict` on `owner`. */
+  route(verdict: Verdict, owner: string): void {
+    let router = this.router;
+    let config = router.config;
     // Replace, never add: a client-sent value must not survive (cluster_header reads the first value).
+    replaceHeader(HeaderMap.Request, config.ownerHeader, owner);
     if (verdict == Verdict.Local) {
       replaceHeader(HeaderMap.Request, config.clusterHeader, config.apps[this.appIndex].localCluster);
       router.count(Metric.RoutedLocal);
     } else {
       let region = config.regionIndex(owner);
       replaceHeader(HeaderMap.Request, config.clusterHeader, config.peerClusters[region]);
-      replaceHeader(HeaderMap.Request, config.hopHeader, hopsAfter.toString());
+      replaceHeader(HeaderMap.Request, config.hopHeader, (this.hops + 1).toString());
       router.count(Metric.Forwarded + region);
     }
-    return FilterHeadersStatusValues.Continue;
   }
 
   reject(rejection: Rejection, message: string): FilterHeadersStatusValues {
     let pop = this.router.config.pop;
     this.router.count(Metric.Rejected + rejection);
     let headers = ["content-type", "application/json", POP_HEADER, pop];
-    if (this.route.length > 0) {
+    if (this.decision.length > 0) {
       headers.push(ROUTE_HEADER);
-      headers.push(this.route);
+      headers.push(this.decision);
     }
     sendLocalReply(REJECTION_STATUS[rejection], METRIC_PREFIX + REJECTION_CODES[rejection],
       rejectionBody(rejection, message, pop), headers);
@@ -299,7 +373,7 @@ export class RegionRouterStream extends Context {
     replaceHeader(HeaderMap.Response, POP_HEADER, this.router.config.pop);
     // The client sees this POP's decision, never one made further along. Without a decision the
     // response is this filter's own local reply, which carries no route.
-    if (this.route.length > 0) replaceHeader(HeaderMap.Response, ROUTE_HEADER, this.route);
+    if (this.decision.length > 0) replaceHeader(HeaderMap.Response, ROUTE_HEADER, this.decision);
     return FilterHeadersStatusValues.Continue;
   }
 

@@ -4,23 +4,39 @@
 import { AppRoute, RouterConfig } from "./config";
 import { JsonKind, JsonReader } from "./json";
 
-export enum OwnerSource { Jwt, Cache, Lookup, Fallback }
+export enum OwnerSource { Jwt, Cache, Lookup, Fallback, Stale }
 
-const SOURCE_NAMES: Array<string> = ["jwt", "cache", "lookup", "fallback"];
+const SOURCE_NAMES: Array<string> = ["jwt", "cache", "lookup", "fallback", "stale"];
+
+/** The name of `source` in x-edge-route and in the carried source header. */
+export function sourceName(source: OwnerSource): string {
+  return SOURCE_NAMES[source];
+}
+
+/** Length of `path` without its query and fragment. */
+function pathEnd(path: string): i32 {
+  for (let i = 0; i < path.length; i++) {
+    let c = path.charCodeAt(i);
+    if (c == 0x3f || c == 0x23) return i;
+  }
+  return path.length;
+}
+
+/**
+ * Whether `path` is the health path. Query and fragment are ignored, as Envoy's `path` route match
+ * ignores them, so the filter lets through exactly what the health route answers.
+ */
+export function isHealthPath(path: string, healthPath: string): bool {
+  let end = pathEnd(path);
+  return end == healthPath.length && path.startsWith(healthPath);
+}
 
 /**
  * Index of the app serving `path`, -1 if none. Query and fragment are ignored. A prefix `/p`
  * matches `/p` and `/p/...` but not `/px`; the longest matching prefix wins.
  */
 export function matchApp(path: string, apps: Array<AppRoute>): i32 {
-  let end = path.length;
-  for (let i = 0; i < path.length; i++) {
-    let c = path.charCodeAt(i);
-    if (c == 0x3f || c == 0x23) {
-      end = i;
-      break;
-    }
-  }
+  let end = pathEnd(path);
   let best = -1;
   let bestLength = -1;
   for (let i = 0; i < apps.length; i++) {
@@ -92,7 +108,7 @@ export function routeVerdict(config: RouterConfig, owner: string, hops: i32): Ve
 
 /** Value of the `x-edge-route` response header. */
 export function routeHeaderValue(owner: string, source: OwnerSource, pop: string, hops: i32): string {
-  return "owner=" + owner + ";source=" + SOURCE_NAMES[source] + ";pop=" + pop + ";hops=" + hops.toString();
+  return "owner=" + owner + ";source=" + sourceName(source) + ";pop=" + pop + ";hops=" + hops.toString();
 }
 
 export enum Rejection { NoApp, UnknownRegion, NoOwner, LoopDetected }
@@ -111,14 +127,51 @@ export function rejectionBody(rejection: Rejection, message: string, pop: string
 export const NO_APP_MESSAGE = "no app serves this path";
 export const UNKNOWN_CLAIM_MESSAGE = "unknown region in token";
 export const UNKNOWN_ANSWER_MESSAGE = "unknown region from discovery";
+export const UNKNOWN_CARRIED_MESSAGE = "carried decision names an unknown region";
 export const LOOP_MESSAGE = "hop limit reached";
 
 /** Why no owner region was found, before the fallback policy applies. */
-export enum NoOwnerReason { NoHost, UnknownTenant, LookupFailed }
+export enum NoOwnerReason { NoHost, UnknownTenant, LookupFailed, LookupsBusy }
 
 export const NO_OWNER_MESSAGES: Array<string> = [
-  "no tenant host", "unknown tenant", "tenant lookup failed",
+  "no tenant host", "unknown tenant", "tenant lookup failed", "too many tenant lookups in flight",
 ];
+
+// Degrading discovery. A cached owner is served fresh until it expires, then "stale" for up to
+// staleIfErrorMs more: such a request is routed at once while one background lookup per host
+// refreshes the record. Only a record naming an owner is ever served stale. Misses wait for a
+// lookup, unless the worker already has maxConcurrentLookups calls in flight or the host's last
+// lookup failed less than failureBackoffMs ago: then the request gets the no-owner outcome at once.
+
+export enum Freshness { Fresh, Stale, Expired }
+
+/** How a cached record for `region` ("" for no owner) expiring at `expiresAtMs` may serve at `nowMs`. */
+export function freshness(region: string, expiresAtMs: i64, nowMs: i64, staleIfErrorMs: i64): Freshness {
+  if (expiresAtMs > nowMs) return Freshness.Fresh;
+  return region.length > 0 && expiresAtMs >= 0 && nowMs - expiresAtMs < staleIfErrorMs ? Freshness.Stale : Freshness.Expired;
+}
+
+export enum LookupPlan { Join, Start, BackedOff, Busy }
+
+/** Whether a request missing the cache joins a lookup, starts one, or gets no owner at once. */
+export function lookupPlan(inFlight: bool, backedOff: bool, lookupsInFlight: i32, maxConcurrentLookups: i32): LookupPlan {
+  if (inFlight) return LookupPlan.Join;
+  if (backedOff) return LookupPlan.BackedOff;
+  return lookupsInFlight < maxConcurrentLookups ? LookupPlan.Start : LookupPlan.Busy;
+}
+
+export enum Answer { Owner, UnknownTenant, UnknownRegion, Failed }
+
+/**
+ * What a discovery answer says. `status` is null for a reset call; `region` is the answered
+ * region ("" if the body is no answer). Only an Owner is cached; UnknownRegion and Failed start
+ * the host's back-off.
+ */
+export function classifyAnswer(config: RouterConfig, status: string | null, region: string): Answer {
+  if (status == "404") return Answer.UnknownTenant;
+  if (status != "200" || region.length == 0) return Answer.Failed;
+  return config.regionIndex(region) >= 0 ? Answer.Owner : Answer.UnknownRegion;
+}
 
 /** The `region` of a discovery answer `{"host":..., "region":...}`; "" if the body is not such an answer. */
 export function answeredRegion(body: string): string {
@@ -134,8 +187,11 @@ export function answeredRegion(body: string): string {
 }
 
 // Tenant owners cached in shared data: key `edge-router/tenant/<host>`, value `<region>|<expiresAtMs>`.
-// Unknown tenants are cached per worker (unknown_tenants.ts); a `!|<expiresAtMs>` record, written
-// by earlier versions of this filter, still reads as one.
+// Unknown tenants are cached per worker (host_expiries.ts). A `!|<expiresAtMs>` record names no
+// owner: it replaces an owner record when discovery answers 404 for that host (keys cannot be
+// deleted), so no worker serves the removed tenant's owner, fresh or stale.
+
+export const NO_OWNER_RECORD = "!";
 
 export function tenantKey(host: string): string {
   return "edge-router/tenant/" + host;

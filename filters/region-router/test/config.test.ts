@@ -30,10 +30,14 @@ describe("RouterConfig: accepted configurations", () => {
       clusterHeader: "x-edge-cluster",
       claimHeader: "x-edge-user-region",
       hopHeader: "x-edge-hops",
+      ownerHeader: "x-edge-owner",
+      sourceHeader: "x-edge-source",
+      healthPath: "/edge/healthz",
       maxHops: 1,
       discovery: {
         cluster: "discovery", authority: "discovery", pathTemplate: "/v1/tenants/{host}",
         timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
+        staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
       },
       fallback: { policy: "reject" },
     }));
@@ -53,6 +57,22 @@ describe("RouterConfig: accepted configurations", () => {
     assert.deepEqual(call.headers.filter(([k]) => k.startsWith(":")), [
       [":method", "GET"], [":path", "/v1/tenants/acme.edgerim.test"], [":authority", "discovery"],
     ]);
+  });
+
+  it("RouterConfig: omitted decision headers default to x-edge-owner and x-edge-source", async () => {
+    const host = await startRouter();
+    const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
+    assert.equal(stream.getRequestHeader("x-edge-owner"), "eu-west");
+    assert.equal(stream.getRequestHeader("x-edge-source"), "jwt");
+  });
+
+  it("RouterConfig: the discovery limits accept their bounds", async () => {
+    for (const discovery of [
+      { staleIfErrorSeconds: 0, maxConcurrentLookups: 1, failureBackoffMs: 0 },
+      { staleIfErrorSeconds: 86_400, maxConcurrentLookups: 100_000, failureBackoffMs: 60_000 },
+    ]) {
+      await startRouter(routerConfig({ discovery }));
+    }
   });
 
   it("RouterConfig: negativeCacheMaxEntries accepts 1 and 1000000", async () => {
@@ -119,6 +139,21 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
       ["claimHeader: reuses another routing header; expected distinct header names"]],
     ["hopHeader equal to claimHeader", routerConfig({ hopHeader: "x-edge-user-region" }),
       ["hopHeader: reuses another routing header; expected distinct header names"]],
+    ["an upper-case ownerHeader", routerConfig({ ownerHeader: "X-Edge-Owner" }),
+      ['ownerHeader: "X-Edge-Owner" is not valid; expected a header name [a-z0-9-]']],
+    ["sourceHeader as a number", routerConfig({ sourceHeader: 3 }), ["sourceHeader: wrong type; expected a header name [a-z0-9-]"]],
+    ["ownerHeader equal to hopHeader", routerConfig({ ownerHeader: "x-edge-hops" }),
+      ["ownerHeader: reuses another routing header; expected distinct header names"]],
+    ["sourceHeader equal to ownerHeader", routerConfig({ sourceHeader: "x-edge-owner" }),
+      ["sourceHeader: reuses another routing header; expected distinct header names"]],
+    ["sourceHeader equal to clusterHeader", routerConfig({ sourceHeader: "x-edge-cluster" }),
+      ["sourceHeader: reuses another routing header; expected distinct header names"]],
+    ["a healthPath without leading slash", routerConfig({ healthPath: "edge/healthz" }),
+      ['healthPath: "edge/healthz" is not valid; expected a path like /healthz']],
+    ["a healthPath with a query", routerConfig({ healthPath: "/edge/healthz?full" }),
+      ['healthPath: "/edge/healthz?full" is not valid; expected a path like /healthz']],
+    ["an empty healthPath", routerConfig({ healthPath: "" }),
+      ['healthPath: "" is not valid; expected a path like /healthz']],
     ["maxHops above 8", routerConfig({ maxHops: 9 }), ["maxHops: out of range; expected an integer from 0 to 8"]],
     ["a negative maxHops", routerConfig({ maxHops: -1 }), ["maxHops: out of range; expected an integer from 0 to 8"]],
     ["a fractional maxHops", routerConfig({ maxHops: 1.5 }), ["maxHops: not an integer; expected an integer from 0 to 8"]],
@@ -144,6 +179,18 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
       ["discovery.negativeCacheMaxEntries: not an integer; expected an integer from 1 to 1000000"]],
     ["negativeCacheMaxEntries as a string", routerConfig({ discovery: { negativeCacheMaxEntries: "4096" } }),
       ["discovery.negativeCacheMaxEntries: wrong type; expected an integer from 1 to 1000000"]],
+    ["a negative staleIfErrorSeconds", routerConfig({ discovery: { staleIfErrorSeconds: -1 } }),
+      ["discovery.staleIfErrorSeconds: out of range; expected an integer from 0 to 86400"]],
+    ["a staleIfErrorSeconds over a day", routerConfig({ discovery: { staleIfErrorSeconds: 86_401 } }),
+      ["discovery.staleIfErrorSeconds: out of range; expected an integer from 0 to 86400"]],
+    ["a zero maxConcurrentLookups", routerConfig({ discovery: { maxConcurrentLookups: 0 } }),
+      ["discovery.maxConcurrentLookups: out of range; expected an integer from 1 to 100000"]],
+    ["a fractional maxConcurrentLookups", routerConfig({ discovery: { maxConcurrentLookups: 1.5 } }),
+      ["discovery.maxConcurrentLookups: not an integer; expected an integer from 1 to 100000"]],
+    ["a failureBackoffMs over a minute", routerConfig({ discovery: { failureBackoffMs: 60_001 } }),
+      ["discovery.failureBackoffMs: out of range; expected an integer from 0 to 60000"]],
+    ["failureBackoffMs as a string", routerConfig({ discovery: { failureBackoffMs: "1s" } }),
+      ["discovery.failureBackoffMs: wrong type; expected an integer from 0 to 60000"]],
     ["an unknown discovery field", routerConfig({ discovery: { retries: 2 } }),
       ["discovery.retries: unknown field; expected only documented fields"]],
     ["fallback as a string", routerConfig({ fallback: "reject" }), ["fallback: wrong type; expected an object"]],

@@ -57,8 +57,8 @@ describe("RegionRouter: tenant lookup", () => {
     assert.equal(counter(host, "cache_hits"), 1);
   });
 
-  it("RegionRouter: an expired cache entry is looked up again", async () => {
-    const host = await startRouter(routerConfig({ discovery: { cacheTtlSeconds: 10 } }));
+  it("RegionRouter: with staleIfErrorSeconds 0, an expired cache entry is looked up again", async () => {
+    const host = await startRouter(routerConfig({ discovery: { cacheTtlSeconds: 10, staleIfErrorSeconds: 0 } }));
     request(host, "/catalog");
     answerRegion(host, onlyPendingCall(host).token, "us-east");
     host.advanceTime(9_999);
@@ -173,7 +173,11 @@ describe("RegionRouter: discovery answers that give no owner", () => {
       assert.deepEqual(replyBody(stream), noOwner("tenant lookup failed"));
       assert.equal(counter(host, "lookup_errors"), 1);
       assert.equal(cachedTenant(host), undefined);
-      assert.equal(request(host, "/catalog").action, "pause", "the next request asks again");
+      const backedOff = request(host, "/catalog").stream;
+      assert.deepEqual(replyBody(backedOff), noOwner("tenant lookup failed"), "within failureBackoffMs: no owner at once");
+      assert.equal(host.httpCalls.length, 1);
+      host.advanceTime(1_000);
+      assert.equal(request(host, "/catalog").action, "pause", "after the back-off the next request asks again");
       assert.equal(host.httpCalls.length, 2);
     });
   }

@@ -42,7 +42,10 @@ describe("loading the topology", () => {
     assert.deepEqual(topology.routing, {
       fallback: { policy: "reject" },
       maxHops: 1,
-      discovery: { timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096 },
+      discovery: {
+        timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
+        staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
+      },
     });
     assert.equal(topology.jwt.regionClaim, "region");
     assert.deepEqual(topology.ports, {

@@ -311,3 +311,26 @@ it("Routing: discovery.negativeCacheMaxEntries must be a whole number from 1 to 
   invalid.routing = { discovery: { negativeCacheMaxEntries: 0 } };
   assertOnlyProblem(invalid, "routing.discovery.negativeCacheMaxEntries", "0");
 });
+
+it("Routing: discovery.staleIfErrorSeconds, maxConcurrentLookups and failureBackoffMs take their bounds and nothing outside", () => {
+  for (const discovery of [
+    { staleIfErrorSeconds: 0, maxConcurrentLookups: 1, failureBackoffMs: 0 },
+    { staleIfErrorSeconds: 86_400, maxConcurrentLookups: 100_000, failureBackoffMs: 60_000 },
+  ]) {
+    const valid = validRaw();
+    valid.routing = { discovery };
+    assert.deepEqual(problemsOf(valid), []);
+  }
+  const cases: Array<[string, unknown, string]> = [
+    ["staleIfErrorSeconds", -1, "-1 is out of range; expected seconds, an integer from 0 to 86400"],
+    ["staleIfErrorSeconds", 86_401, "86401 is out of range; expected seconds, an integer from 0 to 86400"],
+    ["maxConcurrentLookups", 0, "0 is out of range; expected lookups in flight per worker, an integer from 1 to 100000"],
+    ["maxConcurrentLookups", 2.5, "2.5 is not an integer; expected lookups in flight per worker"],
+    ["failureBackoffMs", 60_001, "60001 is out of range; expected milliseconds, an integer from 0 to 60000"],
+  ];
+  for (const [field, value, message] of cases) {
+    const invalid = validRaw();
+    invalid.routing = { discovery: { [field]: value } };
+    assertOnlyProblem(invalid, `routing.discovery.${field}`, message);
+  }
+});
