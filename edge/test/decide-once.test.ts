@@ -2,6 +2,7 @@
 // ingress Envoys on 127.0.0.1 (two regions), with the owner region's discovery slower than the
 // lookup timeout. Were the receiving POP to decide again, its lookup would time out and the
 // fallback (back to the entry region) would hit the hop limit: 508 instead of the owner's answer.
+import { backboneRequest } from "./backbone-client.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
@@ -80,12 +81,12 @@ test("decide once: a tenant of another region is served there, and the receiving
 
 test("decide once: a carried owner arriving on the backbone routes with no lookup, even for a host no tenant has", async () => {
   const before = lookups(owner.name);
-  const r = await get(`${edge.backboneUrl(owner.name, ownerPop())}${app.prefix}/carried`, {
+  const r = await backboneRequest(edge.placement.popListeners(owner.name, ownerPop()).backbone, `${app.prefix}/carried`, {
     host: "nobody.example.test",
     [OWNER_HEADER]: owner.name,
     [SOURCE_HEADER]: "cache",
     "x-edge-hops": "1",
-  });
+  }, edge.backbonePeer(owner.name, ownerPop()));
   assert.equal(r.status, 200, r.body);
   assert.equal(JSON.parse(r.body).region, owner.name);
   assert.equal(lookups(owner.name) - before, 0);
