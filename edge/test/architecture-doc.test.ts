@@ -5,6 +5,9 @@ import { it } from "node:test";
 import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import { mermaidDiagram } from "../diagram.ts";
 import { defaultTopology } from "./fixtures.ts";
+import { renderProxies } from "../bootstraps.ts";
+import { dockerBackboneTls, dockerPlacement } from "../placement.ts";
+import { healthCheck, IDEMPOTENT_METHODS, MIN_RETRY_CONCURRENCY, RETRIES, RETRY_BUDGET_PERCENT } from "../failover.ts";
 
 it("Architecture doc: embeds the diagram generated from the default topology", () => {
   const doc = readFileSync(join(repoRoot, "docs/architecture.md"), "utf8");
@@ -22,4 +25,25 @@ it("Diagram: shows every POP, every app and a backbone link for every pair of re
   for (const app of topology.apps) assert.ok(diagram.includes(`-- "${app.prefix}" -->`), app.prefix);
   const pairs = (topology.regions.length * (topology.regions.length - 1)) / 2;
   assert.equal(diagram.split("\n").filter((line) => line.includes(" <== ")).length, pairs);
+});
+
+it("Architecture doc: the failover table states the retry conditions and limits the bootstraps carry", () => {
+  const doc = readFileSync(join(repoRoot, "docs/architecture.md"), "utf8");
+  const topology = defaultTopology();
+  const retryOn = new Set<string>();
+  for (const proxy of renderProxies(topology, dockerPlacement(topology), { wasmPath: "/m", jwksPath: "/j", topologyPath: "t", backboneTls: dockerBackboneTls })) {
+    for (const listener of proxy.bootstrap.static_resources.listeners) {
+      const hcm = listener.filter_chains[0]!.filters[1]!;
+      if (hcm.name !== "envoy.filters.network.http_connection_manager") continue;
+      for (const route of hcm.typed_config.route_config.virtual_hosts.flatMap((host) => host.routes)) {
+        if (route.route?.retry_policy) retryOn.add(route.route.retry_policy.retry_on);
+      }
+    }
+  }
+  assert.equal(retryOn.size, 2, [...retryOn].join(" | "));
+  for (const conditions of retryOn) assert.ok(doc.includes(`\`${conditions}\``), `docs/architecture.md does not list retry_on ${conditions}`);
+  assert.ok(doc.includes(`${RETRIES} retries`));
+  assert.ok(doc.includes(`retry budget ${RETRY_BUDGET_PERCENT}% (at least ${MIN_RETRY_CONCURRENCY})`));
+  assert.ok(doc.includes(`\`${IDEMPOTENT_METHODS.join(" ")}\``));
+  assert.ok(doc.includes(`every ${healthCheck("/").interval.replace("s", " s")}`));
 });
