@@ -57,7 +57,7 @@ export function growthVerdict(growth: Growth | null): string {
 
 function filterSizeText(machine: MachineFacts): string {
   const verdict = machine.filterBytes <= FILTER_SIZE_TARGET_BYTES ? "met" : "MISSED";
-  return `${grouped(machine.filterBytes)} bytes (${(machine.filterBytes / 1024).toFixed(1)} KiB, sha256 ${machine.filterSha256}…); target <= 32 KiB: ${verdict}`;
+  return `${grouped(machine.filterBytes)} bytes (${(machine.filterBytes / 1024).toFixed(1)} KiB, sha256 ${machine.filterSha256}…); target <= ${FILTER_SIZE_TARGET_BYTES / 1024} KiB: ${verdict}`;
 }
 
 export function machineLine(machine: MachineFacts): string {

@@ -75,7 +75,7 @@ export interface SoakResult {
 }
 
 export const GROWTH_TARGET_BYTES_PER_MILLION = 1024 * 1024;
-export const FILTER_SIZE_TARGET_BYTES = 32 * 1024;
+export const FILTER_SIZE_TARGET_BYTES = 64 * 1024;
 
 export function machineFacts(): MachineFacts {
   const version = spawnSync(toolPath("envoy"), ["--version"], { encoding: "utf8" });
