@@ -26,6 +26,9 @@ export interface LoadSummary {
   latencyByEntryRegion: Record<string, Record<string, number> | undefined>;
   failedThresholds: string[];
   routeMatrix: RouteCell[];
+  /** Requests answered 200 by a region other than the owner, with the wrong hop count, or 508. */
+  misroutes: number;
+  misroutesByOwnerRegion: Record<string, number>;
   testRunDurationMs: number;
 }
 
