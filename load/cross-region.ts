@@ -14,6 +14,7 @@ import http from "k6/http";
 import { check, fail, sleep } from "k6";
 import { Counter } from "k6/metrics";
 import { loadProfile } from "./lib/profiles.ts";
+import { popsNotReady } from "./lib/pop-readiness.ts";
 import {
   appReply,
   classifyResponse,
@@ -79,17 +80,7 @@ const anyAnswer = http.expectedStatuses({ min: 100, max: 599 });
 
 export function setup(): void {
   const probe = { timeout: "3s", responseCallback: anyAnswer, tags: { phase: "setup" } };
-  const down: string[] = [];
-  for (const pop of outputs.pops) {
-    const ready = http.get(`${pop.statsUrl}/ready`, probe);
-    if (ready.status !== 200) {
-      down.push(`POP ${pop.id} is not ready: GET ${pop.statsUrl}/ready gave ${ready.status || ready.error}`);
-    }
-    const client = http.get(`${pop.clientUrl}/`, probe);
-    if (client.status === 0) {
-      down.push(`POP ${pop.id} client listener is down: GET ${pop.clientUrl}/ failed (${client.error})`);
-    }
-  }
+  const down = popsNotReady(outputs.pops, (url) => http.get(url, probe));
   if (down.length > 0) fail(`${down.join("; ")}; run \`npm run deploy\` or check the POP containers`);
 }
 
