@@ -28,7 +28,7 @@ import {
   validatePlan,
   type FaultLoadPlan,
 } from "./lib/fault-plan.ts";
-import { formatFaultLogEntry } from "./lib/fault-log.ts";
+import { formatFaultLogEntry, formatLoadStarted } from "./lib/fault-log.ts";
 import { MISROUTE_COUNTER } from "./lib/route-matrix.ts";
 import { popsNotReady } from "./lib/pop-readiness.ts";
 import { faultSummaryFromMetrics, type SummaryMetrics } from "./lib/fault-summary.ts";
@@ -78,6 +78,7 @@ const anyAnswer = http.expectedStatuses({ min: 100, max: 599 });
 export function setup(): void {
   const down = popsNotReady(outputs.pops, (url) => http.get(url, { timeout: "3s", responseCallback: anyAnswer, tags: { phase: "setup" } }));
   if (down.length > 0) fail(`${down.join("; ")}; run \`npm run deploy\` or check the POP containers`);
+  console.log(formatLoadStarted(Date.now()));
 }
 
 export default function faultLoad(): void {

@@ -179,6 +179,8 @@ export interface FaultLoadRunOptions {
   /** Outputs listing only the POPs clients may enter; defaults to `<state>/outputs.json`. */
   outputsFile?: string;
   stateDir?: string;
+  /** Where the deploy keeps its signing keys; defaults to EDGE_STATE_DIR or `<repo>/.edge`. */
+  keysDir?: string;
   /** Prefix of the files written to the state dir: `<name>-summary.json`, `<name>-failures.log`. */
   name?: string;
   k6Bin?: string;
@@ -206,7 +208,8 @@ export async function runFaultLoad(options: FaultLoadRunOptions): Promise<FaultL
   const failureLogFile = join(stateDir, `${name}-failures.log`);
   const outputs = readDeployOutputs(outputsFile);
   mkdirSync(stateDir, { recursive: true });
-  writeFileSync(tokensFile, `${JSON.stringify(mintRegionTokens(outputs, stateDir, 6 * 3600), null, 2)}\n`, { mode: 0o600 });
+  const tokens = mintRegionTokens(outputs, resolve(options.keysDir ?? defaultStateDir()), 6 * 3600);
+  writeFileSync(tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   chmodSync(tokensFile, 0o600);
   rmSync(summaryFile, { force: true });
   rmSync(failureLogFile, { force: true });

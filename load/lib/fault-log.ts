@@ -7,6 +7,16 @@ import type { Outcome, OwnerSource } from "./edge-response.ts";
 
 export const FAULT_LOG_TAG = "edge-fault";
 
+/** Logged once when setup is done and the arrival-rate load begins. */
+export function formatLoadStarted(atMs: number): string {
+  return `${FAULT_LOG_TAG}-load started=${atMs}`;
+}
+
+export function loadStartedAt(text: string): number | undefined {
+  const m = new RegExp(`${FAULT_LOG_TAG}-load started=(\\d+)`).exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 export interface FaultLogEntry {
   /** When the request was sent (epoch ms). */
   startMs: number;

@@ -57,6 +57,14 @@ export function validatePlan(plan: FaultLoadPlan, regions: string[]): FaultLoadP
   return plan;
 }
 
+/** Seconds of a k6 duration such as "1m30s" or "500ms". */
+export function durationSeconds(duration: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const [, n, unit] of duration.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(n) * units[unit!]!;
+  return total;
+}
+
 function rateRule(max: number): string {
   return max === 0 ? "rate==0" : `rate<${max}`;
 }

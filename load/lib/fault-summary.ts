@@ -1,5 +1,5 @@
 // The JSON summary of a fault-load run, built from k6's end-of-test metrics. Pure, no k6 imports.
-import { DURATION_TREND, OUTCOME_COUNTER, type FaultLoadPlan } from "./fault-plan.ts";
+import { DURATION_TREND, OUTCOME_COUNTER, durationSeconds, type FaultLoadPlan } from "./fault-plan.ts";
 import { MISROUTE_COUNTER } from "./route-matrix.ts";
 
 export type SummaryMetrics = Record<string, { values?: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
@@ -18,6 +18,7 @@ export interface OwnerResult {
 /** What load/fault-load.ts writes to SUMMARY_FILE. */
 export interface FaultLoadSummary {
   ratePerSecond: number;
+  /** Requests sent per second of the planned duration (k6's run also waits for requests in flight). */
   achievedRatePerSecond: number;
   requests: number;
   droppedIterations: number;
@@ -50,7 +51,7 @@ export function faultSummaryFromMetrics(metrics: SummaryMetrics, plan: FaultLoad
   const requests = byOwner.reduce((n, o) => n + o.requests, 0);
   return {
     ratePerSecond: plan.ratePerSecond,
-    achievedRatePerSecond: testRunDurationMs > 0 ? requests / (testRunDurationMs / 1000) : 0,
+    achievedRatePerSecond: requests / durationSeconds(plan.duration),
     requests,
     droppedIterations: count("dropped_iterations"),
     byOwner,
