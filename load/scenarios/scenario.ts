@@ -13,6 +13,7 @@ import { runFaultLoad, type FaultLoadRunResult } from "../run.ts";
 import type { FaultLoadPlan } from "../lib/fault-plan.ts";
 import type { OwnerResult } from "../lib/fault-summary.ts";
 import { loadStartedAt } from "../lib/fault-log.ts";
+import { waitAllPeersHealthy } from "./peer-rotation.ts";
 
 export const SCENARIO_NAMES = ["pop-loss", "discovery-loss", "datacenter-loss", "recovery", "vm-failure"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -207,6 +208,9 @@ export async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
   if (unhealthy.length > 0) throw new Error(`not healthy after the restore: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`);
   const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, 60_000);
   if (misrouted.length > 0) throw new Error(`routing not restored: ${misrouted.slice(0, 3).join("; ")}`);
+  // The next scenario's baseline: every peer has every POP back in rotation.
+  const lagging = await waitAllPeersHealthy(ctx.outputs.pops, 60_000);
+  if (lagging.length > 0) throw new Error(`peers did not put every POP back in rotation: ${lagging.slice(0, 3).join("; ")}`);
 }
 
 /** The result row: k6's failed thresholds and the measurements over their max are the missed targets. */

@@ -12,7 +12,7 @@ import {
   waitEdgeHealthy,
   type Scenario,
 } from "../scenario.ts";
-import { peerViews, secondsUntilOutOfRotation } from "../peer-rotation.ts";
+import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../peer-rotation.ts";
 
 export const popLoss: Scenario = {
   name: "pop-loss",
@@ -23,8 +23,8 @@ export const popLoss: Scenario = {
     const container = popContainer(ctx.topology.project, region.name, victim.name);
     const victimId = popId(region.name, victim.name);
     const entry = entryOutputsFile(ctx, "pop-loss", [victimId]);
-    const before = await peerViews(ctx.outputs.pops, region.name);
-    let rotationSeconds: number | undefined;
+    const before = await peerViewsBefore(ctx.outputs.pops, region.name);
+    let rotation: RotationExit | undefined;
     const run = await runWithFault(
       ctx,
       "pop-loss",
@@ -37,13 +37,13 @@ export const popLoss: Scenario = {
       },
       undefined,
       async (injectedAtMs) => {
-        rotationSeconds = await secondsUntilOutOfRotation(ctx.outputs.pops, region.name, before, injectedAtMs, 15_000);
+        rotation = await rotationExit(ctx.outputs.pops, region.name, before, injectedAtMs, 15_000);
       },
     );
     ctx.restores.runAll();
     await waitEdgeHealthy(ctx);
     return scenarioResult(ctx, "pop-loss", `docker kill ${container}`, run, [
-      { name: "peers count the POP out", value: rotationSeconds ?? null, unit: "s" },
+      { name: `peers count the POP out (${rotation ? formatRotationExit(rotation) : "not watched"})`, value: rotation?.seconds ?? null, unit: "s" },
     ]);
   },
 };

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONTAINER_WASM_PATH } from "../../../edge/placement.ts";
 import { popContainer, popId } from "../../../infra/topology/names.ts";
-import { peerViews, secondsUntilOutOfRotation } from "../peer-rotation.ts";
+import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../peer-rotation.ts";
 import {
   docker,
   dockerAsync,
@@ -39,8 +39,8 @@ export const vmFailure: Scenario = {
     writeFileSync(corruptModule, readFileSync(realModule).subarray(0, CORRUPT_MODULE_BYTES));
     const restartsBefore = Number(docker(["inspect", "-f", "{{.RestartCount}}", container]).trim());
     const owners = Object.fromEntries(ctx.topology.regions.map((r) => [r.name, { maxErrorRate: MAX_ERROR_RATE }]));
-    const before = await peerViews(ctx.outputs.pops, region.name);
-    let rotationSeconds: number | undefined;
+    const before = await peerViewsBefore(ctx.outputs.pops, region.name);
+    let rotation: RotationExit | undefined;
     let restartedAtMs = 0;
     const run = await runWithFault(
       ctx,
@@ -61,7 +61,7 @@ export const vmFailure: Scenario = {
       },
       undefined,
       async () => {
-        rotationSeconds = await secondsUntilOutOfRotation(ctx.outputs.pops, region.name, before, restartedAtMs, 20_000);
+        rotation = await rotationExit(ctx.outputs.pops, region.name, before, restartedAtMs, 20_000);
       },
     );
     const [status, restarts] = docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container]).trim().split(" ");
@@ -69,7 +69,7 @@ export const vmFailure: Scenario = {
     ctx.restores.runAll();
     await waitEdgeHealthy(ctx);
     return scenarioResult(ctx, "vm-failure", `docker cp a ${CORRUPT_MODULE_BYTES}-byte prefix of the module to ${container}:${CONTAINER_WASM_PATH}; docker restart ${container}`, run, [
-      { name: "POP leaves rotation after the restart", value: rotationSeconds ?? null, unit: "s", max: ROTATION_TARGET_SECONDS },
+      { name: `POP leaves rotation after the restart (${rotation ? formatRotationExit(rotation) : "not watched"})`, value: rotation?.seconds ?? null, unit: "s", max: ROTATION_TARGET_SECONDS },
       // Proves the fault took: Envoy refused the module and Docker kept restarting it.
       { name: `container restarts while broken (state at the end: ${status})`, value: restartLoops, unit: "count", min: 1 },
     ]);
