@@ -14,9 +14,22 @@ import http from "k6/http";
 import { check, fail, sleep } from "k6";
 import { Counter } from "k6/metrics";
 import { loadProfile } from "./lib/profiles.ts";
+import { popsNotReady } from "./lib/pop-readiness.ts";
+import {
+  appReply,
+  classifyResponse,
+  expectedHops,
+  header,
+  parseRoute,
+  type EdgeOutputs,
+  type EdgeResponse,
+  type OwnerSource,
+} from "./lib/edge-response.ts";
 import {
   formatRouteMatrix,
-  NOT_SERVED,
+  MISROUTE_COUNTER,
+  misrouteThresholds,
+  misroutesByOwner,
   ROUTE_COUNTER,
   routeCellThresholds,
   routeMatrixFromMetrics,
@@ -26,35 +39,11 @@ import {
 declare const __ENV: Record<string, string | undefined>;
 declare function open(path: string): string;
 
-interface PopOutput {
-  id: string;
-  region: string;
-  pop: string;
-  clientUrl: string;
-  statsUrl: string;
-}
-
-interface DeployOutputs {
-  project: string;
-  regions: string[];
-  pops: PopOutput[];
-  tenants: { host: string; region: string }[];
-  apps: { name: string; prefix: string }[];
-  jwt: { issuer: string; audiences: string[] };
-}
-
-interface K6Response {
-  status: number;
-  body: string | null;
-  error: string;
-  headers: Record<string, string>;
-}
-
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
 const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-summary.json";
 
-const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
+const outputs = JSON.parse(open(outputsFile)) as EdgeOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
 const profile = loadProfile(__ENV);
@@ -78,61 +67,28 @@ export const options = {
     checks: ["rate>0.99"],
     ...durationThresholds,
     ...routeCellThresholds(regions),
+    ...misrouteThresholds(regions),
   },
   summaryTrendStats: ["avg", "med", "p(95)", "p(99)", "max"],
 };
 
 const routeRequests = new Counter(ROUTE_COUNTER);
+const misroutes = new Counter(MISROUTE_COUNTER);
 
 // Setup probes must not count as failed requests: any HTTP answer proves the listener is up.
 const anyAnswer = http.expectedStatuses({ min: 100, max: 599 });
 
 export function setup(): void {
   const probe = { timeout: "3s", responseCallback: anyAnswer, tags: { phase: "setup" } };
-  const down: string[] = [];
-  for (const pop of outputs.pops) {
-    const ready = http.get(`${pop.statsUrl}/ready`, probe);
-    if (ready.status !== 200) {
-      down.push(`POP ${pop.id} is not ready: GET ${pop.statsUrl}/ready gave ${ready.status || ready.error}`);
-    }
-    const client = http.get(`${pop.clientUrl}/`, probe);
-    if (client.status === 0) {
-      down.push(`POP ${pop.id} client listener is down: GET ${pop.clientUrl}/ failed (${client.error})`);
-    }
-  }
+  const down = popsNotReady(outputs.pops, (url) => http.get(url, probe));
   if (down.length > 0) fail(`${down.join("; ")}; run \`npm run deploy\` or check the POP containers`);
 }
 
 interface Probe {
   entryRegion: string;
   ownerRegion: string;
-  source: "jwt" | "host";
+  source: OwnerSource;
   pop: string;
-}
-
-function header(response: K6Response, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const key of Object.keys(response.headers)) if (key.toLowerCase() === wanted) return response.headers[key];
-  return undefined;
-}
-
-/** `owner=<region>;source=<s>;pop=<id>;hops=<n>` as a map; empty when absent. */
-function parseRoute(value: string | undefined): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const part of (value ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0) fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return fields;
-}
-
-function appReply(response: K6Response): { region?: string; hops?: number } | undefined {
-  if (response.status !== 200 || !response.body) return undefined;
-  try {
-    return JSON.parse(response.body) as { region?: string; hops?: number };
-  } catch {
-    return undefined;
-  }
 }
 
 export default function sweep(): void {
@@ -168,13 +124,13 @@ export default function sweep(): void {
     }
   }
 
-  const responses = http.batch(requests as never) as unknown as K6Response[];
+  const responses = http.batch(requests as never) as unknown as EdgeResponse[];
   responses.forEach((response, index) => {
     const probe = probes[index]!;
     const reply = appReply(response);
     const route = parseRoute(header(response, "x-edge-route"));
-    const expectedHops = probe.entryRegion === probe.ownerRegion ? 0 : 1;
-    const servingRegion = reply?.region && regions.includes(reply.region) ? reply.region : NOT_SERVED;
+    const hops = expectedHops(probe);
+    const { outcome, servingRegion } = classifyResponse(probe, response, regions);
     const tags = { entry_region: probe.entryRegion, owner_region: probe.ownerRegion, source: probe.source };
     check(
       response,
@@ -182,12 +138,14 @@ export default function sweep(): void {
         "status is 200": () => response.status === 200,
         "served by the owner region": () => servingRegion === probe.ownerRegion,
         "x-edge-route names the owner region": () => route.owner === probe.ownerRegion,
-        "x-edge-route hops: 1 when entering a non-owner region, else 0": () => route.hops === String(expectedHops),
-        "app saw the same hops": () => reply?.hops === expectedHops,
+        "x-edge-route hops: 1 when entering a non-owner region, else 0": () => route.hops === String(hops),
+        "app saw the same hops": () => reply?.hops === hops,
       },
       tags,
     );
     routeRequests.add(1, { ...tags, serving_region: servingRegion });
+    // Added for every request so the per-owner sub-metrics exist (and report 0) in every run.
+    misroutes.add(outcome === "misroute" ? 1 : 0, tags);
   });
   if (profile.pauseSeconds > 0) sleep(profile.pauseSeconds);
 }
@@ -223,6 +181,8 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     latencyByEntryRegion: latency,
     failedThresholds,
     routeMatrix,
+    misroutes: data.metrics[MISROUTE_COUNTER]?.values?.count ?? 0,
+    misroutesByOwnerRegion: misroutesByOwner(data.metrics, regions),
     testRunDurationMs: data.state?.testRunDurationMs ?? 0,
   };
 
@@ -237,7 +197,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
         profile.p95Ms
       } ms)`;
     }),
-    `requests: ${summary.requests}, failed: ${(summary.failedRate * 100).toFixed(2)}%`,
+    `requests: ${summary.requests}, failed: ${(summary.failedRate * 100).toFixed(2)}%, misroutes: ${summary.misroutes}`,
     failedThresholds.length === 0 ? "thresholds: all passed" : `thresholds failed: ${failedThresholds.join("; ")}`,
     `summary: ${summaryFile}`,
     "",

@@ -8,9 +8,13 @@ import { ensureSigningKeys, defaultStateDir } from "../upstreams/tokens/keys.ts"
 import { signToken } from "../upstreams/tokens/sign.ts";
 import { isEntryPoint } from "../upstreams/service-process.ts";
 import type { RouteCell } from "./lib/route-matrix.ts";
+import type { FaultLoadPlan } from "./lib/fault-plan.ts";
+import type { FaultLoadSummary } from "./lib/fault-summary.ts";
+import { parseFaultLog, type FaultLogEntry } from "./lib/fault-log.ts";
 import type { DeployOutputs } from "../infra/commands/outputs.ts";
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "cross-region.ts");
+const FAULT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "fault-load.ts");
 /** k6 exits with this code when a threshold failed; any other non-zero code means the run itself failed. */
 export const K6_THRESHOLDS_FAILED = 99;
 
@@ -26,6 +30,9 @@ export interface LoadSummary {
   latencyByEntryRegion: Record<string, Record<string, number> | undefined>;
   failedThresholds: string[];
   routeMatrix: RouteCell[];
+  /** Requests answered 200 by a region other than the owner, with the wrong hop count, or 508. */
+  misroutes: number;
+  misroutesByOwnerRegion: Record<string, number>;
   testRunDurationMs: number;
 }
 
@@ -57,6 +64,29 @@ export interface LoadRunResult {
   tokensFile: string;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * Runs k6 to completion. SIGINT/SIGTERM received meanwhile are passed on, so k6 stops the test
+ * and still writes its summary.
+ */
+export async function runK6(k6: string, args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = spawn(k6, args, { env, stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit" });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  const exitCode = await new Promise<number>((resolveExit, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolveExit(code ?? (signal ? 128 : 1)));
+  }).finally(() => {
+    process.off("SIGINT", forward);
+    process.off("SIGTERM", forward);
+  });
+  return { exitCode, stdout, stderr };
 }
 
 export function readDeployOutputs(file: string): DeployOutputs {
@@ -131,23 +161,7 @@ export async function runLoad(options: LoadRunOptions = {}): Promise<LoadRunResu
     else env[name] = String(value);
   }
 
-  const capture = options.output === "capture";
-  const child = spawn(k6, ["run", SCRIPT], { env, stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit" });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  process.on("SIGINT", forward);
-  process.on("SIGTERM", forward);
-  const exitCode = await new Promise<number>((resolveExit, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolveExit(code ?? (signal ? 128 : 1)));
-  }).finally(() => {
-    process.off("SIGINT", forward);
-    process.off("SIGTERM", forward);
-  });
-
+  const { exitCode, stdout, stderr } = await runK6(k6, ["run", SCRIPT], env, options.output === "capture");
   const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, "utf8")) as LoadSummary) : undefined;
   return {
     exitCode,
@@ -158,6 +172,64 @@ export async function runLoad(options: LoadRunOptions = {}): Promise<LoadRunResu
     stdout,
     stderr,
   };
+}
+
+export interface FaultLoadRunOptions {
+  plan: FaultLoadPlan;
+  /** Outputs listing only the POPs clients may enter; defaults to `<state>/outputs.json`. */
+  outputsFile?: string;
+  stateDir?: string;
+  /** Where the deploy keeps its signing keys; defaults to EDGE_STATE_DIR or `<repo>/.edge`. */
+  keysDir?: string;
+  /** Prefix of the files written to the state dir: `<name>-summary.json`, `<name>-failures.log`. */
+  name?: string;
+  k6Bin?: string;
+  output?: "inherit" | "capture";
+}
+
+export interface FaultLoadRunResult {
+  exitCode: number;
+  summary: FaultLoadSummary | undefined;
+  summaryFile: string;
+  /** k6's console output: one line per request that was not ok (lib/fault-log.ts). */
+  failureLogFile: string;
+  failures: FaultLogEntry[];
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs load/fault-load.ts with the plan; resolves when k6 exits. */
+export async function runFaultLoad(options: FaultLoadRunOptions): Promise<FaultLoadRunResult> {
+  const stateDir = resolve(options.stateDir ?? defaultStateDir());
+  const outputsFile = resolve(options.outputsFile ?? join(stateDir, "outputs.json"));
+  const name = options.name ?? "k6-fault";
+  const tokensFile = join(stateDir, "k6-tokens.json");
+  const summaryFile = join(stateDir, `${name}-summary.json`);
+  const failureLogFile = join(stateDir, `${name}-failures.log`);
+  const outputs = readDeployOutputs(outputsFile);
+  mkdirSync(stateDir, { recursive: true });
+  const tokens = mintRegionTokens(outputs, resolve(options.keysDir ?? defaultStateDir()), 6 * 3600);
+  writeFileSync(tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tokensFile, 0o600);
+  rmSync(summaryFile, { force: true });
+  rmSync(failureLogFile, { force: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OUTPUTS_FILE: outputsFile,
+    TOKENS_FILE: tokensFile,
+    SUMMARY_FILE: summaryFile,
+    FAULT_PLAN: JSON.stringify(options.plan),
+    K6_NO_USAGE_REPORT: "true",
+  };
+  const { exitCode, stdout, stderr } = await runK6(
+    options.k6Bin ?? toolPath("k6"),
+    ["run", "--quiet", `--console-output=${failureLogFile}`, FAULT_SCRIPT],
+    env,
+    options.output === "capture",
+  );
+  const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, "utf8")) as FaultLoadSummary) : undefined;
+  const failures = existsSync(failureLogFile) ? parseFaultLog(readFileSync(failureLogFile, "utf8")) : [];
+  return { exitCode, summary, summaryFile, failureLogFile, failures, stdout, stderr };
 }
 
 function positive(flag: string, raw: string | undefined): number | undefined {

@@ -1,11 +1,13 @@
 // The route matrix: for each entry region (where a request entered the edge) and owner region
 // (where its user or tenant lives), how many requests each region's datacenter served. Built from
 // the tagged counter below; k6 only reports a tagged sub-metric in the summary when a threshold
-// names it, so every cell gets an always-true threshold.
+// names it, so every cell gets an always-true threshold. Misroutes (see classifyResponse) have a
+// counter of their own whose thresholds fail the run on the first one.
+import { NOT_SERVED } from "./edge-response.ts";
 
+export { NOT_SERVED };
 export const ROUTE_COUNTER = "edge_route_requests";
-/** Serving region recorded when no datacenter answered (error status or unreadable body). */
-export const NOT_SERVED = "none";
+export const MISROUTE_COUNTER = "edge_misroutes";
 
 export interface RouteCell {
   entryRegion: string;
@@ -26,6 +28,19 @@ export function routeCellThresholds(regions: string[]): Record<string, string[]>
     }
   }
   return thresholds;
+}
+
+/** `count==0` on every misroute and on the misroutes of each owner region (so the summary reports each). */
+export function misrouteThresholds(regions: string[]): Record<string, string[]> {
+  const thresholds: Record<string, string[]> = { [MISROUTE_COUNTER]: ["count==0"] };
+  for (const owner of regions) thresholds[`${MISROUTE_COUNTER}{owner_region:${owner}}`] = ["count==0"];
+  return thresholds;
+}
+
+export function misroutesByOwner(metrics: Record<string, SummaryMetric>, regions: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const owner of regions) counts[owner] = metrics[`${MISROUTE_COUNTER}{owner_region:${owner}}`]?.values?.count ?? 0;
+  return counts;
 }
 
 interface SummaryMetric {

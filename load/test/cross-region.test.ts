@@ -106,6 +106,9 @@ describe("cross-region k6 script", () => {
     assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_B}}`], ["p(95)<1000"]);
     const cells = Object.keys(options.thresholds).filter((key) => key.startsWith("edge_route_requests{"));
     assert.equal(cells.length, 2 * 2 * 3, "entry x owner x (serving regions + none)");
+    for (const cell of cells) assert.deepEqual(options.thresholds[cell], ["count>=0"]);
+    assert.deepEqual(options.thresholds.edge_misroutes, ["count==0"]);
+    assert.deepEqual(options.thresholds[`edge_misroutes{owner_region:${REGION_A}}`], ["count==0"]);
     assert.equal(options.scenarios.cross_region?.executor, "constant-vus");
     assert.equal(options.scenarios.cross_region?.vus, 2);
   });
@@ -118,7 +121,7 @@ describe("cross-region k6 script", () => {
       iterations: 2,
       output: "capture",
     });
-    // Misrouted requests (served by the entry region, not the owner) must fail the checks threshold.
+    // Misrouted requests (served by the entry region, not the owner) must fail the checks and misroute thresholds.
     assert.equal(result.exitCode, K6_THRESHOLDS_FAILED, result.stderr);
     const summary = result.summary;
     assert.ok(summary, `no summary: ${result.stderr}`);
@@ -140,7 +143,14 @@ describe("cross-region k6 script", () => {
       { name: "x-edge-route hops: 1 when entering a non-owner region, else 0", passes: 0, fails: 32 },
       { name: "app saw the same hops", passes: 16, fails: 16 },
     ]);
-    assert.deepEqual(summary.failedThresholds, ["checks: rate>0.99"]);
+    assert.deepEqual(summary.failedThresholds.sort(), [
+      "checks: rate>0.99",
+      "edge_misroutes: count==0",
+      `edge_misroutes{owner_region:${REGION_A}}: count==0`,
+      `edge_misroutes{owner_region:${REGION_B}}: count==0`,
+    ]);
+    assert.equal(summary.misroutes, 16, "every request served outside its owner region is a misroute");
+    assert.deepEqual(summary.misroutesByOwnerRegion, { [REGION_A]: 8, [REGION_B]: 8 });
     assert.ok(summary.latencyByEntryRegion[REGION_A]?.["p(95)"] !== undefined);
     assert.ok(summary.latencyByEntryRegion[REGION_B]?.["p(95)"] !== undefined);
     assert.match(result.stdout, new RegExp(`${REGION_A} +${REGION_A} 8 +!${REGION_A} 8`));

@@ -1,15 +1,17 @@
 // End to end on the local Docker Engine: deploy the default topology, drive k6 across regions, send bad
-// input through POPs, lose a POP under load, redeploy one region alone, destroy and check nothing is left.
+// input through POPs, run every fault scenario in short form on the same deploy, redeploy one region
+// alone, destroy and check nothing is left.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { stringify, parse } from "yaml";
 import { run } from "../../../scripts/toolchain/commands.ts";
 import { stateDir } from "../../../scripts/toolchain/paths.ts";
 import { loadTopology, DEFAULT_TOPOLOGY_PATH } from "../../topology/load.ts";
-import { popContainer, appContainer } from "../../topology/names.ts";
+import { appContainer } from "../../topology/names.ts";
 import { ensureSigningKeys } from "../../../upstreams/tokens/keys.ts";
 import { signToken } from "../../../upstreams/tokens/sign.ts";
 import { runLoad } from "../../../load/run.ts";
@@ -19,6 +21,9 @@ import { projectObjects } from "../../commands/docker-objects.ts";
 import type { DeployOutputs } from "../../commands/outputs.ts";
 import { LABEL_REGION, LABEL_PROJECT } from "../../constructs/labels.ts";
 import { get, routeOf } from "../../commands/http-probe.ts";
+import { runScenario, SCENARIOS } from "../../../load/scenarios/run.ts";
+import { SCENARIO_NAMES } from "../../../load/scenarios/scenario.ts";
+import { formatReliabilityTable } from "../../../load/scenarios/reliability-table.ts";
 
 const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
 const [home, away] = topology.regions as [(typeof topology.regions)[0], (typeof topology.regions)[0]];
@@ -121,25 +126,17 @@ test("bad input: a path no app serves gets 404 no_app from the filter", async ()
   assert.equal(res.json<{ error: string }>().error, "no_app");
 });
 
-test("failover: with one POP of a region stopped, its traffic keeps being served by its other POP (< 1% errors)", async () => {
-  const victim = home.pops[0]!;
-  const victimId = outputs.pops.find((p) => p.region === home.name && p.pop === victim.name)!.id;
-  // k6 enters through every POP except the stopped one; traffic owned by its region reaches it sideways.
-  const entryOutputs = join(stateDir, "outputs-failover.json");
-  writeFileSync(entryOutputs, JSON.stringify({ ...outputs, pops: outputs.pops.filter((p) => p.id !== victimId) }));
-  const loadRun = runLoad({ profile: "smoke", outputsFile: entryOutputs, output: "capture", duration: "30s" });
-  await new Promise((r) => setTimeout(r, 5000));
-  const stop = run("docker", ["stop", "-t", "0", popContainer(topology.project, home.name, victim.name)]);
-  assert.equal(stop.code, 0, stop.stderr);
-  const load = await loadRun;
-  run("docker", ["start", popContainer(topology.project, home.name, victim.name)]);
-  const summary = load.summary!;
-  assert.ok(summary, `k6 wrote no summary:\n${load.stderr.slice(-2000)}`);
-  assert.ok(summary.failedRate < 0.01, `error rate with a POP down: ${(summary.failedRate * 100).toFixed(2)}%`);
-  const servedHome = summary.routeMatrix.filter((c) => c.ownerRegion === home.name && c.servingRegion === home.name).reduce((n, c) => n + c.count, 0);
-  assert.ok(servedHome > 0, "the region kept serving its own traffic");
-  console.log(`failover: ${summary.requests} requests, ${(summary.failedRate * 100).toFixed(3)}% failed, ${servedHome} served by ${home.name} with ${victimId} stopped`);
-});
+// The fault scenarios in short form against this deploy (load/scenarios/, `npm run scenarios -- --quick`).
+// Each restores its fault before it returns, so the tests after it see the whole edge again.
+for (const name of SCENARIO_NAMES) {
+  const scenario = SCENARIOS[name];
+  test(`scenario ${name} (quick): ${scenario.description}`, async () => {
+    const result = await runScenario(scenario, { topology, outputs, form: "quick", stateDir: join(stateDir, "scenarios"), region: home.name, output: "capture" });
+    console.log(formatReliabilityTable([result], { cpus: cpus().length, memoryGiB: totalmem() / 2 ** 30 }, `npm run scenarios -- --quick --only ${name}`, new Date().toISOString().slice(0, 10)));
+    assert.ok(result.byOwner.reduce((n, o) => n + o.requests, 0) > 0, `the fault load sent nothing: ${result.missed.join("; ")}`);
+    assert.deepEqual(result.missed, [], `${name} missed its targets (details: ${result.failureLogFile})`);
+  });
+}
 
 test("deploy one region: redeploying one region's stack leaves every other region's containers untouched", async () => {
   const idsOf = (region: string) =>

@@ -1,0 +1,143 @@
+// What a response through the edge says about its route, and how a k6 script classifies it. Pure
+// functions with no k6 imports, so Node tests exercise exactly what the k6 scripts run.
+
+export interface PopOutput {
+  id: string;
+  region: string;
+  pop: string;
+  clientUrl: string;
+  statsUrl: string;
+}
+
+/** The fields of `.edge/outputs.json` the k6 scripts read. */
+export interface EdgeOutputs {
+  project: string;
+  regions: string[];
+  pops: PopOutput[];
+  tenants: { host: string; region: string }[];
+  apps: { name: string; prefix: string }[];
+  jwt: { issuer: string; audiences: string[] };
+}
+
+/** The part of a k6 response the classification reads. */
+export interface EdgeResponse {
+  status: number;
+  body: string | null;
+  headers: Record<string, string>;
+}
+
+/** How the request was attributed to its owner: a region claim in a JWT, a tenant Host, or a Host no tenant has. */
+export type OwnerSource = "jwt" | "host" | "unknown";
+
+/** Owner region recorded for requests whose Host belongs to no tenant. */
+export const UNKNOWN_OWNER = "unknown-tenant";
+
+export interface RoutedRequest {
+  entryRegion: string;
+  ownerRegion: string;
+  source: OwnerSource;
+}
+
+export type Outcome = "ok" | "misroute" | "expected_degraded" | "error";
+export const OUTCOMES: Outcome[] = ["ok", "misroute", "expected_degraded", "error"];
+
+/** A reply the scenario declares correct for requests owned by `ownerRegion` while its fault lasts. */
+export interface ExpectedReply {
+  status: number;
+  /** The `error` field of the JSON body. */
+  error: string;
+  /** Also require a string field of the body to name the owner region. */
+  namesOwnerRegion?: boolean;
+}
+
+export interface Classification {
+  outcome: Outcome;
+  /** Region whose app answered, or `none`. */
+  servingRegion: string;
+  reason: string;
+}
+
+export const NOT_SERVED = "none";
+
+export function header(response: EdgeResponse, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const key of Object.keys(response.headers)) if (key.toLowerCase() === wanted) return response.headers[key];
+  return undefined;
+}
+
+/** `owner=<region>;source=<s>;pop=<id>;hops=<n>` as a map; empty when absent. */
+export function parseRoute(value: string | undefined): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const part of (value ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return fields;
+}
+
+function jsonObject(body: string | null): Record<string, unknown> | undefined {
+  if (!body) return undefined;
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The app's JSON reply (region that served, hops it saw) when the status is 200. */
+export function appReply(response: EdgeResponse): { region?: string; hops?: number | null } | undefined {
+  return response.status === 200 ? (jsonObject(response.body) as { region?: string; hops?: number | null } | undefined) : undefined;
+}
+
+/** Sideways hops a correctly routed request makes: one exactly when it entered a region other than its owner. */
+export function expectedHops(request: RoutedRequest): number {
+  return request.entryRegion === request.ownerRegion ? 0 : 1;
+}
+
+export function servingRegionOf(response: EdgeResponse, regions: string[]): string {
+  const region = appReply(response)?.region;
+  return region !== undefined && regions.includes(region) ? region : NOT_SERVED;
+}
+
+/**
+ * ok: 200 from the owner region's app with the expected hop count (as the app saw it, and in
+ * `x-edge-route` when present). misroute: 200 from another region or with another hop count, or a
+ * 508 (the POPs disagreed about the owner). expected_degraded: the declared reply for the owner
+ * region (status and JSON `error` field). Anything else is an error.
+ */
+export function classifyResponse(
+  request: RoutedRequest,
+  response: EdgeResponse,
+  regions: string[],
+  expected?: ExpectedReply,
+): Classification {
+  const servingRegion = servingRegionOf(response, regions);
+  if (response.status === 200) {
+    const reply = appReply(response);
+    if (servingRegion === NOT_SERVED) return { outcome: "error", servingRegion, reason: "200 without an app reply" };
+    if (servingRegion !== request.ownerRegion) {
+      return { outcome: "misroute", servingRegion, reason: `served by ${servingRegion}, owner ${request.ownerRegion}` };
+    }
+    const hops = expectedHops(request);
+    const routeHops = parseRoute(header(response, "x-edge-route")).hops;
+    if (reply?.hops !== hops || (routeHops !== undefined && routeHops !== String(hops))) {
+      return { outcome: "misroute", servingRegion, reason: `hops app=${reply?.hops} route=${routeHops}, expected ${hops}` };
+    }
+    return { outcome: "ok", servingRegion, reason: "" };
+  }
+  if (response.status === 508) return { outcome: "misroute", servingRegion, reason: "508 loop_detected" };
+  if (expected && response.status === expected.status) {
+    const body = jsonObject(response.body);
+    const namesOwner =
+      !expected.namesOwnerRegion ||
+      Object.values(body ?? {}).some((v) => typeof v === "string" && v.includes(request.ownerRegion));
+    if (body?.error === expected.error && namesOwner) return { outcome: "expected_degraded", servingRegion, reason: "" };
+  }
+  const error = jsonObject(response.body)?.error;
+  return {
+    outcome: "error",
+    servingRegion,
+    reason: response.status === 0 ? "no response" : `${response.status}${typeof error === "string" ? ` ${error}` : ""}`,
+  };
+}

@@ -1,0 +1,60 @@
+// datacenter-loss: stop every ingress and app container of one region's datacenter. Requests that
+// region owns must get a fast 503 owner_unavailable naming it; every other region's traffic,
+// wherever it enters, keeps being served.
+import {
+  docker,
+  dockerAsync,
+  entryOutputsFile,
+  MAX_ERROR_RATE,
+  otherRegions,
+  regionOf,
+  runWithFault,
+  scenarioResult,
+  waitEdgeHealthy,
+  type Scenario,
+  type ScenarioContext,
+} from "../scenario.ts";
+import { appContainer, ingressContainer } from "../../../infra/topology/names.ts";
+import type { ExpectedReply } from "../../lib/edge-response.ts";
+import type { OwnerTarget } from "../../lib/fault-plan.ts";
+
+/** The reply the edge owes a request whose owner region's datacenter is down. */
+export const OWNER_UNAVAILABLE: ExpectedReply = { status: 503, error: "owner_unavailable", namesOwnerRegion: true };
+
+/** Every container of the region's datacenter: ingress replicas, then app replicas. */
+export function datacenterContainers(ctx: ScenarioContext): string[] {
+  const region = regionOf(ctx);
+  const { project } = ctx.topology;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+  return [
+    ...range(region.datacenter.ingressReplicas).map((i) => ingressContainer(project, region.name, i)),
+    ...Object.entries(region.datacenter.apps).flatMap(([app, { replicas }]) => range(replicas).map((i) => appContainer(project, app, region.name, i))),
+  ];
+}
+
+/** Other regions must stay under the error target; the lost region's owned requests get OWNER_UNAVAILABLE. */
+export function datacenterLossOwners(ctx: ScenarioContext, lost: OwnerTarget): Record<string, OwnerTarget> {
+  return { ...Object.fromEntries(otherRegions(ctx).map((r) => [r, { maxErrorRate: MAX_ERROR_RATE }])), [ctx.region]: lost };
+}
+
+export const datacenterLoss: Scenario = {
+  name: "datacenter-loss",
+  description: "stop a region's ingress and app containers; its requests get 503 owner_unavailable with p99 <= 1 s, other regions < 0.1% errors",
+  async run(ctx) {
+    const containers = datacenterContainers(ctx);
+    const run = await runWithFault(
+      ctx,
+      "datacenter-loss",
+      { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }) },
+      entryOutputsFile(ctx, "datacenter-loss"),
+      ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
+      async () => {
+        ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers]));
+        await dockerAsync(["stop", "-t", "2", ...containers]);
+      },
+    );
+    ctx.restores.runAll();
+    await waitEdgeHealthy(ctx);
+    return scenarioResult(ctx, "datacenter-loss", `docker stop ${containers.join(" ")}`, run);
+  },
+};
