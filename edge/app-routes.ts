@@ -10,10 +10,10 @@ export type RouteTarget = { cluster: string } | { cluster_header: string; cluste
  * Two routes per app prefix, both named after the app: idempotent methods first, which may be retried
  * after the upstream saw them, then every other method, retried only when the upstream never got them.
  */
-export function appRoutes(topology: Topology, target: RouteTarget | ((app: string) => RouteTarget)): Route[] {
+export function appRoutes(topology: Topology, target: (app: string) => RouteTarget): Route[] {
   const { timeouts } = topology;
   const action = (app: string, kind: "idempotent" | "any-method"): RouteAction => ({
-    ...(typeof target === "function" ? target(app) : target),
+    ...target(app),
     timeout: seconds(timeouts.routeMs),
     retry_policy: retryPolicy(kind, timeouts),
   });

@@ -110,8 +110,9 @@ function opensslTime(date: Date): string {
   return `${date.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
 }
 
-function sanList(subject: CertificateSubject): string {
-  return [...subject.uris.map((uri) => `URI:${uri}`), ...subject.dnsNames.map((name) => `DNS:${name}`)].join(",");
+/** The subject's SANs as openssl writes and node:crypto reads them (`URI:...`, `DNS:...`). */
+function sanEntries(subject: CertificateSubject): string[] {
+  return [...subject.uris.map((uri) => `URI:${uri}`), ...subject.dnsNames.map((name) => `DNS:${name}`)];
 }
 
 /** Creates a self-signed CA (key and certificate) at `files`, replacing what is there. */
@@ -149,7 +150,7 @@ export function issueCertificate(ca: CertificateFiles, out: CertificateFiles, su
       "[issuer]", `database = ${join(scratch, "index.txt")}`, `new_certs_dir = ${scratch}`, "rand_serial = yes", "default_md = sha256",
       "policy = any", "unique_subject = no", "copy_extensions = none", "email_in_dn = no",
       "[any]", "commonName = supplied",
-      "[leaf]", `subjectAltName = ${sanList(subject)}`, "basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
+      "[leaf]", `subjectAltName = ${sanEntries(subject).join(",")}`, "basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
       "extendedKeyUsage = serverAuth,clientAuth", "subjectKeyIdentifier = hash", "authorityKeyIdentifier = keyid:always",
       "",
     ].join("\n"));
@@ -203,8 +204,7 @@ export function popCertificateProblem(ca: X509Certificate, files: CertificateFil
   if (!pair) return "missing or unreadable";
   if (!pair.keyMatches) return "key does not match the certificate";
   if (!pair.cert.checkIssued(ca) || !pair.cert.verify(ca.publicKey)) return "not issued by the backbone CA";
-  const expected = [...subject.uris.map((uri) => `URI:${uri}`), ...subject.dnsNames.map((name) => `DNS:${name}`)].sort();
-  if (JSON.stringify(sans(pair.cert)) !== JSON.stringify(expected)) return "names a different identity";
+  if (JSON.stringify(sans(pair.cert)) !== JSON.stringify(sanEntries(subject).sort())) return "names a different identity";
   if (new Date(pair.cert.validFrom).getTime() > now.getTime()) return "not yet valid";
   if (remainingMs(pair.cert, now) < POP_RENEW_DAYS * DAY_MS) return "near expiry";
   return undefined;

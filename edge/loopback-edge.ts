@@ -51,7 +51,6 @@ export interface LoopbackEdge {
   envoys: Map<string, LoopbackEnvoy>;
   discovery: Map<string, DiscoveryServer>;
   clientUrl(region: string, pop: string): string;
-  backboneUrl(region: string, pop: string): string;
   adminUrl(region: string, pop: string): string;
   stop(): Promise<void>;
 }
@@ -118,7 +117,6 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     envoys,
     discovery,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
-    backboneUrl: (region, pop) => `https://127.0.0.1:${placement.popListeners(region, pop).backbone.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
     async stop() {
       for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");

@@ -158,7 +158,7 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
   findRegion(topology, region);
   const listeners = placement.popListeners(region, pop);
   const filters = popFilters(topology, region, pop, inputs);
-  const routes = appRoutes(topology, { cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" });
+  const routes = appRoutes(topology, () => ({ cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" }));
   const unavailable = ownerUnavailableReply(popId(region, pop));
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
   return {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { connect, constants } from "node:http2";
+import type { BackbonePeer } from "../loopback-edge.ts";
 import type { Endpoint } from "../placement.ts";
 
 /**
@@ -7,12 +8,8 @@ import type { Endpoint } from "../placement.ts";
  * given one. The server's certificate is checked against the CA and `servername` (its DNS SAN).
  */
 
-export interface BackboneClientTls {
-  caCertPath: string;
-  certPath?: string;
-  keyPath?: string;
-  servername: string;
-}
+/** A peer's TLS settings; without `certPath`/`keyPath` the client presents no certificate. */
+export type BackboneClientTls = Omit<BackbonePeer, "certPath" | "keyPath"> & Partial<Pick<BackbonePeer, "certPath" | "keyPath">>;
 
 export interface BackboneReply {
   status: number;

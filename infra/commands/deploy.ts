@@ -7,6 +7,7 @@ import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { StepError } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
+import { listContainers } from "../topology/inventory.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
 import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../../edge/backbone-pki.ts";
 import { buildUpstreamsImage, bundleUpstreams } from "../upstreams-image.ts";
@@ -29,10 +30,7 @@ export interface DeployOptions {
 }
 
 export function containerCount(topology: Topology): number {
-  return topology.regions.reduce(
-    (n, r) => n + r.pops.length + r.datacenter.ingressReplicas + 1 + Object.values(r.datacenter.apps).reduce((a, app) => a + app.replicas, 0),
-    0,
-  );
+  return listContainers(topology).length;
 }
 
 export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs> {

@@ -95,8 +95,8 @@ export function expectedHops(request: RoutedRequest): number {
   return request.entryRegion === request.ownerRegion ? 0 : 1;
 }
 
-export function servingRegionOf(response: EdgeResponse, regions: string[]): string {
-  const region = appReply(response)?.region;
+function servingRegionOf(reply: ReturnType<typeof appReply>, regions: string[]): string {
+  const region = reply?.region;
   return region !== undefined && regions.includes(region) ? region : NOT_SERVED;
 }
 
@@ -112,9 +112,10 @@ export function classifyResponse(
   regions: string[],
   expected?: ExpectedReply,
 ): Classification {
-  const servingRegion = servingRegionOf(response, regions);
+  // The body is parsed once: this runs for every request of a k6 run.
+  const reply = appReply(response);
+  const servingRegion = servingRegionOf(reply, regions);
   if (response.status === 200) {
-    const reply = appReply(response);
     if (servingRegion === NOT_SERVED) return { outcome: "error", servingRegion, reason: "200 without an app reply" };
     if (servingRegion !== request.ownerRegion) {
       return { outcome: "misroute", servingRegion, reason: `served by ${servingRegion}, owner ${request.ownerRegion}` };
@@ -127,14 +128,14 @@ export function classifyResponse(
     return { outcome: "ok", servingRegion, reason: "" };
   }
   if (response.status === 508) return { outcome: "misroute", servingRegion, reason: "508 loop_detected" };
+  const body = jsonObject(response.body);
   if (expected && response.status === expected.status) {
-    const body = jsonObject(response.body);
     const namesOwner =
       !expected.namesOwnerRegion ||
       Object.values(body ?? {}).some((v) => typeof v === "string" && v.includes(request.ownerRegion));
     if (body?.error === expected.error && namesOwner) return { outcome: "expected_degraded", servingRegion, reason: "" };
   }
-  const error = jsonObject(response.body)?.error;
+  const error = body?.error;
   return {
     outcome: "error",
     servingRegion,

@@ -162,10 +162,21 @@ export interface FaultRun {
   restoredAtMs?: number;
 }
 
+/** What a scenario does to the edge while the fault load runs. */
+export interface Fault {
+  /** Injects the fault `leadSeconds` after k6 starts sending; pushes its own undo onto `ctx.restores` first. */
+  inject(): Promise<void>;
+  /** Undoes the fault during the run, `faultSeconds` after the injection (recovery). */
+  restoreInRun?(): Promise<void>;
+  /** Runs beside the load from the injection on (e.g. a poller). */
+  during?(injectedAtMs: number): Promise<void>;
+  /** Reads what only the faulted state shows, after the load and before the fault is undone. */
+  beforeRestore?(): void;
+}
+
 /**
- * Runs the fault load for lead + fault + tail seconds; injects the fault `leadSeconds` after k6
- * starts sending and, when given, restores it `faultSeconds` later. `during` runs beside the load
- * (e.g. a poller) from the injection on.
+ * Runs the fault load for lead + fault + tail seconds around `fault`, then undoes every fault of
+ * the scenario and waits until the edge is healthy and routing again, the next scenario's baseline.
  */
 export async function runWithFault(
   ctx: ScenarioContext,
@@ -173,9 +184,7 @@ export async function runWithFault(
   plan: Omit<FaultLoadPlan, "ratePerSecond" | "duration">,
   entryOutputs: string,
   timeline: Timeline,
-  inject: () => Promise<void>,
-  restoreInRun?: () => Promise<void>,
-  during?: (injectedAtMs: number) => Promise<void>,
+  fault: Fault,
 ): Promise<FaultRun> {
   const duration = `${timeline.leadSeconds + timeline.faultSeconds + timeline.tailSeconds}s`;
   const load = runFaultLoad({
@@ -189,21 +198,24 @@ export async function runWithFault(
   const started = await loadStarted(logFile, load, 60_000);
   await sleep(Math.max(0, started + timeline.leadSeconds * 1000 - Date.now()));
   const injectedAtMs = Date.now();
-  await inject();
-  const beside = during?.(injectedAtMs);
+  await fault.inject();
+  const beside = fault.during?.(injectedAtMs);
   let restoredAtMs: number | undefined;
-  if (restoreInRun) {
+  if (fault.restoreInRun) {
     await sleep(Math.max(0, injectedAtMs + timeline.faultSeconds * 1000 - Date.now()));
-    await restoreInRun();
+    await fault.restoreInRun();
     restoredAtMs = Date.now();
   }
   const result = await load;
   await beside;
+  fault.beforeRestore?.();
+  ctx.restores.runAll();
+  await waitEdgeHealthy(ctx);
   return { load: result, injectedAtMs, restoredAtMs };
 }
 
 /** After a restore: every container healthy again and every POP routing every tenant to its owner. */
-export async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
+async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
   const unhealthy = await waitHealthy(ctx.topology.project, containerCount(ctx.topology), 120_000);
   if (unhealthy.length > 0) throw new Error(`not healthy after the restore: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`);
   const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, 60_000);

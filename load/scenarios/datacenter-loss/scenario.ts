@@ -10,11 +10,10 @@ import {
   regionOf,
   runWithFault,
   scenarioResult,
-  waitEdgeHealthy,
   type Scenario,
   type ScenarioContext,
 } from "../scenario.ts";
-import { appContainer, ingressContainer } from "../../../infra/topology/names.ts";
+import { listContainers } from "../../../infra/topology/inventory.ts";
 import type { ExpectedReply } from "../../lib/edge-response.ts";
 import type { OwnerTarget } from "../../lib/fault-plan.ts";
 
@@ -24,12 +23,15 @@ export const OWNER_UNAVAILABLE: ExpectedReply = { status: 503, error: "owner_una
 /** Every container of the region's datacenter: ingress replicas, then app replicas. */
 export function datacenterContainers(ctx: ScenarioContext): string[] {
   const region = regionOf(ctx);
-  const { project } = ctx.topology;
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-  return [
-    ...range(region.datacenter.ingressReplicas).map((i) => ingressContainer(project, region.name, i)),
-    ...Object.entries(region.datacenter.apps).flatMap(([app, { replicas }]) => range(replicas).map((i) => appContainer(project, app, region.name, i))),
-  ];
+  return listContainers(ctx.topology)
+    .filter((c) => c.region === region.name && (c.role === "ingress" || c.role === "app"))
+    .map((c) => c.name);
+}
+
+/** Stops the datacenter's containers, with their start pushed as the undo first. */
+export async function stopDatacenter(ctx: ScenarioContext, containers: string[]): Promise<void> {
+  ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers]));
+  await dockerAsync(["stop", "-t", "2", ...containers]);
 }
 
 /** Other regions must stay under the error target; the lost region's owned requests get OWNER_UNAVAILABLE. */
@@ -48,13 +50,8 @@ export const datacenterLoss: Scenario = {
       { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }) },
       entryOutputsFile(ctx, "datacenter-loss"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
-      async () => {
-        ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers]));
-        await dockerAsync(["stop", "-t", "2", ...containers]);
-      },
+      { inject: () => stopDatacenter(ctx, containers) },
     );
-    ctx.restores.runAll();
-    await waitEdgeHealthy(ctx);
     return scenarioResult(ctx, "datacenter-loss", `docker stop ${containers.join(" ")}`, run);
   },
 };

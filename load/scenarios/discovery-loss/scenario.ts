@@ -12,7 +12,6 @@ import {
   regionOf,
   runWithFault,
   scenarioResult,
-  waitEdgeHealthy,
   type Scenario,
 } from "../scenario.ts";
 
@@ -47,13 +46,13 @@ export const discoveryLoss: Scenario = {
       },
       entryOutputsFile(ctx, "discovery-loss"),
       { leadSeconds: 5, faultSeconds: downSeconds, tailSeconds: 0 },
-      async () => {
-        ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
-        await dockerAsync(["stop", "-t", "2", container]);
+      {
+        async inject() {
+          ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
+          await dockerAsync(["stop", "-t", "2", container]);
+        },
       },
     );
-    ctx.restores.runAll();
-    await waitEdgeHealthy(ctx);
     const loops = run.load.failures.filter((f) => f.status === 508).length;
     return scenarioResult(ctx, "discovery-loss", `docker stop ${container} for ${downSeconds} s (cache TTL ${discovery.cacheTtlSeconds} s)`, run, [
       { name: "508 replies", value: loops, unit: "count", max: 0 },

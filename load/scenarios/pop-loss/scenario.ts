@@ -9,7 +9,6 @@ import {
   regionOf,
   runWithFault,
   scenarioResult,
-  waitEdgeHealthy,
   type Scenario,
 } from "../scenario.ts";
 import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../peer-rotation.ts";
@@ -31,17 +30,16 @@ export const popLoss: Scenario = {
       { owners: { [region.name]: { maxErrorRate: MAX_ERROR_RATE } } },
       entry,
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
-      async () => {
-        ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
-        await dockerAsync(["kill", container]);
-      },
-      undefined,
-      async (injectedAtMs) => {
-        rotation = await rotationExit(ctx.outputs.pops, region.name, before, injectedAtMs, 15_000);
+      {
+        async inject() {
+          ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
+          await dockerAsync(["kill", container]);
+        },
+        async during(injectedAtMs) {
+          rotation = await rotationExit(ctx.outputs.pops, region.name, before, injectedAtMs, 15_000);
+        },
       },
     );
-    ctx.restores.runAll();
-    await waitEdgeHealthy(ctx);
     return scenarioResult(ctx, "pop-loss", `docker kill ${container}`, run, [
       { name: `peers count the POP out (${rotation ? formatRotationExit(rotation) : "not watched"})`, value: rotation?.seconds ?? null, unit: "s" },
     ]);

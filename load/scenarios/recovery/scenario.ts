@@ -1,16 +1,8 @@
 // recovery: lose a region's datacenter, then start it again under load. The region's requests must
 // stop failing within 5 s of the restart.
 import { secondsUntilLastFailure } from "../../lib/fault-log.ts";
-import { datacenterContainers, datacenterLossOwners, OWNER_UNAVAILABLE } from "../datacenter-loss/scenario.ts";
-import {
-  docker,
-  dockerAsync,
-  entryOutputsFile,
-  runWithFault,
-  scenarioResult,
-  waitEdgeHealthy,
-  type Scenario,
-} from "../scenario.ts";
+import { datacenterContainers, datacenterLossOwners, OWNER_UNAVAILABLE, stopDatacenter } from "../datacenter-loss/scenario.ts";
+import { dockerAsync, entryOutputsFile, runWithFault, scenarioResult, type Scenario } from "../scenario.ts";
 
 export const RECOVERY_TARGET_SECONDS = 5;
 
@@ -26,17 +18,14 @@ export const recovery: Scenario = {
       { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE }) },
       entryOutputsFile(ctx, "recovery"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 60, tailSeconds: 60 } : { leadSeconds: 5, faultSeconds: 10, tailSeconds: 15 },
-      async () => {
-        ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers]));
-        await dockerAsync(["stop", "-t", "2", ...containers]);
-      },
-      async () => {
-        restartIssuedAtMs = Date.now();
-        await dockerAsync(["start", ...containers]);
+      {
+        inject: () => stopDatacenter(ctx, containers),
+        async restoreInRun() {
+          restartIssuedAtMs = Date.now();
+          await dockerAsync(["start", ...containers]);
+        },
       },
     );
-    ctx.restores.runAll();
-    await waitEdgeHealthy(ctx);
     const restartedAtMs = run.restoredAtMs!;
     const ownedByLost = (f: { ownerRegion: string }) => f.ownerRegion === ctx.region;
     const failuresDuringLoss = run.load.failures.filter((f) => ownedByLost(f) && f.startMs >= run.injectedAtMs && f.startMs < restartedAtMs).length;

@@ -16,7 +16,6 @@ import {
   regionOf,
   runWithFault,
   scenarioResult,
-  waitEdgeHealthy,
   type Scenario,
 } from "../scenario.ts";
 
@@ -42,32 +41,35 @@ export const vmFailure: Scenario = {
     const before = await peerViewsBefore(ctx.outputs.pops, region.name);
     let rotation: RotationExit | undefined;
     let restartedAtMs = 0;
+    let status: string | undefined;
+    let restarts: string | undefined;
     const run = await runWithFault(
       ctx,
       "vm-failure",
       { owners },
       entryOutputsFile(ctx, "vm-failure", [popId(region.name, victim.name)]),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
-      async () => {
-        ctx.restores.push(`restore the real module in ${container}`, () => {
-          // A restart-looping container cannot be written reliably: stop it, copy, start.
-          docker(["stop", "-t", "1", container]);
-          docker(["cp", realModule, `${container}:${CONTAINER_WASM_PATH}`]);
-          docker(["start", container]);
-        });
-        await dockerAsync(["cp", corruptModule, `${container}:${CONTAINER_WASM_PATH}`]);
-        restartedAtMs = Date.now();
-        await dockerAsync(["restart", "-t", "5", container]);
-      },
-      undefined,
-      async () => {
-        rotation = await rotationExit(ctx.outputs.pops, region.name, before, restartedAtMs, 20_000);
+      {
+        async inject() {
+          ctx.restores.push(`restore the real module in ${container}`, () => {
+            // A restart-looping container cannot be written reliably: stop it, copy, start.
+            docker(["stop", "-t", "1", container]);
+            docker(["cp", realModule, `${container}:${CONTAINER_WASM_PATH}`]);
+            docker(["start", container]);
+          });
+          await dockerAsync(["cp", corruptModule, `${container}:${CONTAINER_WASM_PATH}`]);
+          restartedAtMs = Date.now();
+          await dockerAsync(["restart", "-t", "5", container]);
+        },
+        async during() {
+          rotation = await rotationExit(ctx.outputs.pops, region.name, before, restartedAtMs, 20_000);
+        },
+        beforeRestore() {
+          [status, restarts] = docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container]).trim().split(" ");
+        },
       },
     );
-    const [status, restarts] = docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container]).trim().split(" ");
     const restartLoops = Number(restarts) - restartsBefore;
-    ctx.restores.runAll();
-    await waitEdgeHealthy(ctx);
     return scenarioResult(ctx, "vm-failure", `docker cp a ${CORRUPT_MODULE_BYTES}-byte prefix of the module to ${container}:${CONTAINER_WASM_PATH}; docker restart ${container}`, run, [
       { name: `POP leaves rotation after the restart (${rotation ? formatRotationExit(rotation) : "not watched"})`, value: rotation?.seconds ?? null, unit: "s", max: ROTATION_TARGET_SECONDS },
       // Proves the fault took: Envoy refused the module and Docker kept restarting it.
