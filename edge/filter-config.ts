@@ -1,6 +1,6 @@
 import type { Topology } from "../infra/topology/model.ts";
 import { findRegion } from "../infra/topology/inventory.ts";
-import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, popId } from "../infra/topology/names.ts";
+import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, TENANT_PATH_TEMPLATE, popId } from "../infra/topology/names.ts";
 import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, OWNER_HEADER, SOURCE_HEADER } from "./headers.ts";
 
 /** Plugin configuration of the region-router Wasm filter (root_id `region_router`). */
@@ -58,7 +58,7 @@ export function regionRouterConfig(topology: Topology, region: string, pop: stri
     discovery: {
       cluster: DISCOVERY_CLUSTER,
       authority: DISCOVERY_CLUSTER,
-      pathTemplate: "/v1/tenants/{host}",
+      pathTemplate: TENANT_PATH_TEMPLATE,
       timeoutMs: discovery.timeoutMs,
       cacheTtlSeconds: discovery.cacheTtlSeconds,
       negativeCacheTtlSeconds: discovery.negativeCacheTtlSeconds,

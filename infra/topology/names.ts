@@ -53,3 +53,8 @@ export const EDGE_HEALTH_PATH = "/edge/healthz";
 
 /** Path the app and discovery services answer their own health on. */
 export const SERVICE_HEALTH_PATH = "/healthz";
+
+/** Discovery's tenant lookup: GET TENANT_PATH_PREFIX + host answers `{"host", "region"}` or 404. */
+export const TENANT_PATH_PREFIX = "/v1/tenants/";
+/** The same path as a template the region-router filter fills with the tenant host. */
+export const TENANT_PATH_TEMPLATE = `${TENANT_PATH_PREFIX}{host}`;

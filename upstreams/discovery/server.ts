@@ -6,7 +6,7 @@ import {
   type ServiceRequest,
   type ServiceResponse,
 } from "../http/cleartext-server.ts";
-import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
+import { SERVICE_HEALTH_PATH, TENANT_PATH_PREFIX } from "../../infra/topology/names.ts";
 import { integerEnv, isEntryPoint, logEvent, runService, type RunningService } from "../service-process.ts";
 import { loadTopology } from "../../infra/topology/load.ts";
 import { TenantDirectory, type TenantEntry } from "./tenant-directory.ts";
@@ -32,7 +32,7 @@ export interface DiscoveryServer extends RunningService {
   metrics(): DiscoveryMetrics;
 }
 
-const TENANT_PATH = "/v1/tenants/";
+const TENANT_PATH = TENANT_PATH_PREFIX;
 
 export async function startDiscoveryServer(options: DiscoveryServerOptions): Promise<DiscoveryServer> {
   const directory = new TenantDirectory(options.tenants);
