@@ -32,7 +32,7 @@ function ascArgs(output: string, sdkLib: string): string[] {
     "--lib", sdkLib,
     "--runtime", "half",
     "--use", "abort=abort_proc_exit",
-    "-O3z", "--converge", "--noAssert",
+    "-O3s", "--converge", "--noAssert",
     "--runPasses", "generate-stack-ir,optimize-stack-ir",
   ];
 }

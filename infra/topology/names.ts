@@ -38,14 +38,24 @@ export function discoveryContainer(project: string, region: string): string {
   return `${project}-discovery-${region}`;
 }
 
+/**
+ * The one expansion rule of cluster patterns: every `{app}`, then every `{region}`, is replaced;
+ * nothing else is special. The region-router filter expands the patterns it is given with the same
+ * rule (`fill` in its config.ts); a test feeds both the same cases.
+ */
+export function expandPattern(pattern: string, values: { app?: string; region: string }): string {
+  const withApp = values.app === undefined ? pattern : pattern.replaceAll("{app}", values.app);
+  return withApp.replaceAll("{region}", values.region);
+}
+
 /** Cluster in a POP of `region` that reaches `app` in that region's own datacenter. */
 export function localCluster(app: string, region: string): string {
-  return LOCAL_CLUSTER_PATTERN.replace("{app}", app).replace("{region}", region);
+  return expandPattern(LOCAL_CLUSTER_PATTERN, { app, region });
 }
 
 /** Cluster in a POP of another region that reaches every POP of `region` over the backbone. */
 export function peerCluster(region: string): string {
-  return PEER_CLUSTER_PATTERN.replace("{region}", region);
+  return expandPattern(PEER_CLUSTER_PATTERN, { region });
 }
 
 /** Path every edge proxy answers itself with 200 (peer and ingress health checks); no app may claim it. */

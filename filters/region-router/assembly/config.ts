@@ -17,36 +17,46 @@ export class AppRoute {
   }
 }
 
+/**
+ * Every field is required: the configuration is generated from the TypeScript side
+ * (edge/filter-config.ts), which is the one home of each value. Nothing here has a default.
+ */
 export class RouterConfig {
   region: string = "";
+  /** Index of `region` in `regions`. */
+  localRegion: i32 = -1;
   pop: string = "";
   regions: Array<string> = [];
   /** Peer cluster of each region, parallel to `regions` (peerClusterPattern expanded). */
   peerClusters: Array<string> = [];
   apps: Array<AppRoute> = [];
-  clusterHeader: string = "x-edge-cluster";
-  claimHeader: string = "x-edge-user-region";
-  hopHeader: string = "x-edge-hops";
+  clusterHeader: string = "";
+  claimHeader: string = "";
+  hopHeader: string = "";
   /** Owner region decided by the entry POP; a POP receiving it routes on it and decides nothing. */
-  ownerHeader: string = "x-edge-owner";
+  ownerHeader: string = "";
   /** Where the entry POP found the owner (jwt, cache, lookup, stale, fallback); informational. */
-  sourceHeader: string = "x-edge-source";
+  sourceHeader: string = "";
+  /** Response header naming the POP that answered. */
+  popHeader: string = "";
+  /** Response header with the entry POP's decision (owner, source, pop, hops). */
+  routeHeader: string = "";
   /** Path continued untouched, so the proxy's own health route behind this filter answers it. */
-  healthPath: string = "/edge/healthz";
-  maxHops: i32 = 1;
-  discoveryCluster: string = "discovery";
-  discoveryAuthority: string = "discovery";
-  discoveryPathTemplate: string = "/v1/tenants/{host}";
-  discoveryTimeoutMs: i32 = 500;
-  cacheTtlMs: i64 = 30000;
-  negativeCacheTtlMs: i64 = 5000;
-  negativeCacheMaxEntries: i32 = 4096;
+  healthPath: string = "";
+  maxHops: i32 = 0;
+  discoveryCluster: string = "";
+  discoveryAuthority: string = "";
+  discoveryPathTemplate: string = "";
+  discoveryTimeoutMs: i32 = 0;
+  cacheTtlMs: i64 = 0;
+  negativeCacheTtlMs: i64 = 0;
+  negativeCacheMaxEntries: i32 = 1;
   /** How long past its expiry an owner is still served while it cannot be refreshed. */
-  staleIfErrorMs: i64 = 600000;
+  staleIfErrorMs: i64 = 0;
   /** Discovery calls one worker has in flight at most. */
-  maxConcurrentLookups: i32 = 64;
+  maxConcurrentLookups: i32 = 0;
   /** After a failed lookup, how long requests for that host do not call discovery. */
-  failureBackoffMs: i64 = 1000;
+  failureBackoffMs: i64 = 0;
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
 
@@ -57,14 +67,18 @@ export class RouterConfig {
 }
 
 // Field lists of each object; a field's id is its object's base plus its position in the list.
-const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,";
+// Every field of the top level and of discovery is required; fallback.region only with policy region.
+const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,popHeader,routeHeader,";
+const TOP_COUNT = 17;
 const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,staleIfErrorSeconds,maxConcurrentLookups,failureBackoffMs,";
-const DISCOVERY_BASE = 15;
+const DISCOVERY_BASE = TOP_COUNT;
+const DISCOVERY_COUNT = 10;
 const FALLBACK_FIELDS = ",policy,region,";
-const FALLBACK_BASE = 25;
+const FALLBACK_BASE = DISCOVERY_BASE + DISCOVERY_COUNT;
 const APP_FIELDS = ",prefix,app,";
-const APP_BASE = 27;
-const HEADER_FIELDS: Array<string> = ["clusterHeader", "claimHeader", "hopHeader", "ownerHeader", "sourceHeader"];
+const APP_BASE = FALLBACK_BASE + 2;
+/** Field ids of the header names, which must all differ. */
+const HEADER_FIELDS: Array<string> = ["clusterHeader", "claimHeader", "hopHeader", "ownerHeader", "sourceHeader", "popHeader", "routeHeader"];
 const REGION_NAME = "a region name [a-z0-9-]";
 const NAME = "a name [A-Za-z0-9._-]";
 const HEADER_NAME = "a header name [a-z0-9-]";
@@ -74,6 +88,40 @@ const CLUSTER_PATTERN = "a cluster name pattern";
 const FALLBACK_POLICY = "reject or region";
 const REGION_LIST = "an array of region names";
 const APP_LIST = "an array of {prefix, app}";
+const AN_OBJECT = "an object";
+const HEALTH_PATH = "a path like /healthz";
+
+/** The integers a numeric field accepts. */
+class Range {
+  min: i32;
+  max: i32;
+  constructor(min: i32, max: i32) {
+    this.min = min;
+    this.max = max;
+  }
+
+  expected(): string {
+    return "an integer from " + this.min.toString() + " to " + this.max.toString();
+  }
+}
+const HOPS = new Range(0, 8);
+const TIMEOUT_MS = new Range(1, 60000);
+const TTL_SECONDS = new Range(0, 86400);
+const ENTRIES = new Range(1, 1000000);
+const LOOKUPS = new Range(1, 100000);
+const BACKOFF_MS = new Range(0, 60000);
+const AUTHORITY = "host[:port]";
+const PATH_TEMPLATE = "a path with {host}";
+/** What each required field expects, in the order of TOP_FIELDS and DISCOVERY_FIELDS. */
+const TOP_EXPECTED: Array<string> = [
+  IN_REGIONS, NAME, REGION_LIST, APP_LIST, CLUSTER_PATTERN, CLUSTER_PATTERN, HEADER_NAME, HEADER_NAME, HEADER_NAME,
+  HOPS.expected(), AN_OBJECT, AN_OBJECT, HEADER_NAME, HEADER_NAME, HEALTH_PATH, HEADER_NAME, HEADER_NAME,
+];
+const DISCOVERY_EXPECTED: Array<string> = [
+  NAME, AUTHORITY, PATH_TEMPLATE, TIMEOUT_MS.expected(), TTL_SECONDS.expected(), TTL_SECONDS.expected(),
+  ENTRIES.expected(), TTL_SECONDS.expected(), LOOKUPS.expected(), BACKOFF_MS.expected(),
+];
+const DISCOVERY_ID = 10;
 
 function isRegionChar(c: i32): bool {
   return <u32>(c - 0x61) < 26 || <u32>(c - 0x30) < 10 || c == 0x2d;
@@ -138,7 +186,11 @@ function isFallbackPolicy(s: string): bool {
   return s == "reject" || s == "region";
 }
 
-/** `template` with every `placeholder` replaced by `value`. */
+/**
+ * `template` with every `placeholder` replaced by `value`. Cluster patterns are expanded with
+ * this rule on both sides: infra/topology/names.ts `expandPattern` is its TypeScript twin, and
+ * filters/region-router/test/cluster-patterns.test.ts feeds both the same cases.
+ */
 export function fill(template: string, placeholder: string, value: string): string {
   let out = "";
   let from = 0;
@@ -168,11 +220,13 @@ class ConfigReader {
   config: RouterConfig = new RouterConfig();
   /** The app being read. */
   route: AppRoute = new AppRoute("", "");
-  localPattern: string = "{app}-{region}";
-  peerPattern: string = "edge-router-{region}";
+  localPattern: string = "";
+  peerPattern: string = "";
   policy: string = "";
-  /** Bit per field id read (top level, and the fields of the app being read). */
-  seen: u32 = 0;
+  /** Whether discovery was an object, whose fields are then required. */
+  discoveryRead: bool = false;
+  /** Bit per field id read (top level, discovery, fallback, and the fields of the app being read). */
+  seen: u64 = 0;
   /** Path of the member being read: `prefix` + `key`. */
   prefix: string = "";
   key: string = "configuration";
@@ -204,17 +258,16 @@ class ConfigReader {
     return "";
   }
 
-  /** The current member as an integer from `min` to `max`; `fallback` (and a problem) otherwise. */
-  integer(min: i32, max: i32, fallback: i32): i32 {
-    let expected = "an integer from " + min.toString() + " to " + max.toString();
+  /** The current member as an integer in `range`; 0 (and a problem) otherwise. */
+  integer(range: Range): i32 {
     if (this.json.kind() != JsonKind.Number) {
-      this.reject("wrong type", expected);
-      return fallback;
+      this.reject("wrong type", range.expected());
+      return 0;
     }
     let value = this.json.number();
-    if (this.json.integral && value >= <f64>min && value <= <f64>max) return <i32>value;
-    this.add(this.prefix + this.key, this.json.integral ? "out of range" : "not an integer", expected);
-    return fallback;
+    if (this.json.integral && value >= <f64>range.min && value <= <f64>range.max) return <i32>value;
+    this.add(this.prefix + this.key, this.json.integral ? "out of range" : "not an integer", range.expected());
+    return 0;
   }
 
   /** Enters the current member's object or array; false (and a problem) if it is something else. */
@@ -237,7 +290,7 @@ class ConfigReader {
       if (index < 0) {
         this.reject("unknown field", "only documented fields");
       } else {
-        this.seen |= 1 << (base + index);
+        this.seen |= <u64>1 << (base + index);
         this.field(base + index);
       }
     }
@@ -256,26 +309,28 @@ class ConfigReader {
       case 6: config.clusterHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 7: config.claimHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 8: config.hopHeader = this.text(isHeaderName, HEADER_NAME); break;
-      case 9: config.maxHops = this.integer(0, 8, 1); break;
-      case 10: this.object("discovery.", DISCOVERY_FIELDS, DISCOVERY_BASE, "an object"); break;
+      case 9: config.maxHops = this.integer(HOPS); break;
+      case DISCOVERY_ID: this.discoveryRead = this.object("discovery.", DISCOVERY_FIELDS, DISCOVERY_BASE, AN_OBJECT); break;
       case 11:
-        if (this.object("fallback.", FALLBACK_FIELDS, FALLBACK_BASE, "an object") && !(this.seen & (1 << FALLBACK_BASE))) {
+        if (this.object("fallback.", FALLBACK_FIELDS, FALLBACK_BASE, AN_OBJECT) && !this.has(FALLBACK_BASE)) {
           this.add("fallback.policy", "missing", FALLBACK_POLICY);
         }
         break;
       case 12: config.ownerHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 13: config.sourceHeader = this.text(isHeaderName, HEADER_NAME); break;
-      case 14: config.healthPath = this.text(isPath, "a path like /healthz"); break;
+      case 14: config.healthPath = this.text(isPath, HEALTH_PATH); break;
+      case 15: config.popHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 16: config.routeHeader = this.text(isHeaderName, HEADER_NAME); break;
       case DISCOVERY_BASE: config.discoveryCluster = this.text(isName, NAME); break;
-      case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, "host[:port]"); break;
-      case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, "a path with {host}"); break;
-      case DISCOVERY_BASE + 3: config.discoveryTimeoutMs = this.integer(1, 60000, 500); break;
-      case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(0, 86400, 30) * 1000; break;
-      case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(0, 86400, 5) * 1000; break;
-      case DISCOVERY_BASE + 6: config.negativeCacheMaxEntries = this.integer(1, 1000000, 4096); break;
-      case DISCOVERY_BASE + 7: config.staleIfErrorMs = <i64>this.integer(0, 86400, 600) * 1000; break;
-      case DISCOVERY_BASE + 8: config.maxConcurrentLookups = this.integer(1, 100000, 64); break;
-      case DISCOVERY_BASE + 9: config.failureBackoffMs = <i64>this.integer(0, 60000, 1000); break;
+      case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, AUTHORITY); break;
+      case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, PATH_TEMPLATE); break;
+      case DISCOVERY_BASE + 3: config.discoveryTimeoutMs = this.integer(TIMEOUT_MS); break;
+      case DISCOVERY_BASE + 4: config.cacheTtlMs = <i64>this.integer(TTL_SECONDS) * 1000; break;
+      case DISCOVERY_BASE + 5: config.negativeCacheTtlMs = <i64>this.integer(TTL_SECONDS) * 1000; break;
+      case DISCOVERY_BASE + 6: config.negativeCacheMaxEntries = this.integer(ENTRIES); break;
+      case DISCOVERY_BASE + 7: config.staleIfErrorMs = <i64>this.integer(TTL_SECONDS) * 1000; break;
+      case DISCOVERY_BASE + 8: config.maxConcurrentLookups = this.integer(LOOKUPS); break;
+      case DISCOVERY_BASE + 9: config.failureBackoffMs = <i64>this.integer(BACKOFF_MS); break;
       case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
       case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
       case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;
@@ -306,15 +361,27 @@ class ConfigReader {
       this.prefix = "";
       let route = new AppRoute("", "");
       this.route = route;
-      this.seen &= ~(3 << APP_BASE);
+      this.seen &= ~(<u64>3 << APP_BASE);
       if (!this.object(path + ".", APP_FIELDS, APP_BASE, APP_SHAPE)) continue;
-      if ((this.seen >> APP_BASE & 3) != 3) this.add(path, "prefix or app missing", APP_SHAPE);
+      if (!this.has(APP_BASE) || !this.has(APP_BASE + 1)) this.add(path, "prefix or app missing", APP_SHAPE);
       for (let j = 0; j < apps.length; j++) {
         if (route.prefix.length > 0 && apps[j].prefix == route.prefix) this.add(path, "prefix repeated", "each once");
       }
       apps.push(route);
     }
     if (i == 0) this.add("apps", "empty", APP_LIST);
+  }
+
+  has(id: i32): bool {
+    return (this.seen >> id & 1) != 0;
+  }
+
+  /** A "missing" problem for each field of `fields` (ids from `base`) not read. */
+  required(path: string, fields: string, base: i32, expected: Array<string>): void {
+    let names = fields.substring(1, fields.length - 1).split(",");
+    for (let i = 0; i < names.length; i++) {
+      if (!this.has(base + i)) this.add(path + names[i], "missing", expected[i]);
+    }
   }
 
   /** A problem unless `region` is empty (absent or already reported) or one of the regions. */
@@ -338,11 +405,8 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
   if (!isObject || !reader.json.finished()) return null;
 
   let config = reader.config;
-  let seen = reader.seen;
-  if (!(seen & 1)) reader.add("region", "missing", IN_REGIONS);
-  if (!(seen & 2)) reader.add("pop", "missing", NAME);
-  if (!(seen & 4)) reader.add("regions", "missing", REGION_LIST);
-  if (!(seen & 8)) reader.add("apps", "missing", APP_LIST);
+  reader.required("", TOP_FIELDS, 0, TOP_EXPECTED);
+  if (reader.discoveryRead) reader.required("discovery.", DISCOVERY_FIELDS, DISCOVERY_BASE, DISCOVERY_EXPECTED);
   reader.inRegions("region", config.region);
   reader.inRegions("fallback.region", config.fallbackRegion);
   let regionPolicy = reader.policy == "region";
@@ -351,7 +415,10 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
     reader.add("fallback.region", "does not fit the policy", "a region exactly when policy is region");
   }
   // The first header repeating an earlier one is reported; "" is a name already reported as invalid.
-  let headers = [config.clusterHeader, config.claimHeader, config.hopHeader, config.ownerHeader, config.sourceHeader];
+  let headers = [
+    config.clusterHeader, config.claimHeader, config.hopHeader, config.ownerHeader, config.sourceHeader,
+    config.popHeader, config.routeHeader,
+  ];
   for (let i = 1; i < headers.length; i++) {
     let name = headers[i];
     if (name.length > 0 && headers.slice(0, i).includes(name)) {
@@ -368,5 +435,6 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
   for (let i = 0; i < config.regions.length; i++) {
     config.peerClusters.push(fill(reader.peerPattern, "{region}", config.regions[i]));
   }
+  config.localRegion = config.regionIndex(config.region);
   return config;
 }

@@ -41,18 +41,20 @@ export function log(level: LogLevel, message: string): void {
   abi.proxy_log(level, changetype<usize>(text), text.byteLength);
 }
 
-/** A header's value; null when the header is absent. */
-export function getHeader(map: HeaderMap, name: string): string | null {
-  let key = String.UTF8.encode(name);
-  if (abi.proxy_get_header_map_value(map, changetype<usize>(key), key.byteLength, clearOut(), outAt(4)) != OK) return null;
+/** `text` as the bytes the host reads. Constant names and values are encoded once, at plugin start. */
+export function encode(text: string): ArrayBuffer {
+  return String.UTF8.encode(text);
+}
+
+/** A header's value; null when the header is absent. `name` is encoded (see `encode`). */
+export function getHeader(map: HeaderMap, name: ArrayBuffer): string | null {
+  if (abi.proxy_get_header_map_value(map, changetype<usize>(name), name.byteLength, clearOut(), outAt(4)) != OK) return null;
   return takeHostString();
 }
 
-/** Sets a header to exactly one value, dropping every value it had. */
-export function replaceHeader(map: HeaderMap, name: string, value: string): void {
-  let key = String.UTF8.encode(name);
-  let text = String.UTF8.encode(value);
-  abi.proxy_replace_header_map_value(map, changetype<usize>(key), key.byteLength, changetype<usize>(text), text.byteLength);
+/** Sets a header to exactly one value, dropping every value it had. Both are encoded. */
+export function replaceHeader(map: HeaderMap, name: ArrayBuffer, value: ArrayBuffer): void {
+  abi.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, changetype<usize>(value), value.byteLength);
 }
 
 export function readBuffer(buffer: HostBuffer, size: u32): string {

@@ -13,13 +13,12 @@ import {
   Answer, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
   OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
   UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp,
-  parseHops, recordExpiry, recordRegion, rejectionBody, routeHeaderValue, routeVerdict, sourceName, tenantHost,
+  parseHops, recordExpiry, recordRegion, rejectionBody, routeVerdict, tenantHost,
   tenantKey, tenantRecord,
 } from "./routing";
 import { HostExpiries } from "./host_expiries";
+import { Wire } from "./wire";
 
-const POP_HEADER = "x-edge-pop";
-const ROUTE_HEADER = "x-edge-route";
 const METRIC_PREFIX = "edge_router.";
 const INVALID_CONFIGURATION = "invalid configuration: ";
 const SHARED_DATA_ATTEMPTS = 3;
@@ -59,6 +58,7 @@ class TenantLookup {
 
 export class RegionRouterRoot extends RootContext {
   config: RouterConfig = new RouterConfig();
+  wire: Wire = new Wire(new RouterConfig());
   metricIds: Array<u32> = [];
   /** Discovery calls in flight in this worker, by host (at most one per host) and by call token. */
   lookupsByHost: Map<string, TenantLookup> = new Map();
@@ -83,6 +83,7 @@ export class RegionRouterRoot extends RootContext {
       return false;
     }
     this.config = config;
+    this.wire = new Wire(config);
     this.unknownTenants = new HostExpiries(config.negativeCacheMaxEntries);
     this.backedOff = new HostExpiries(config.negativeCacheMaxEntries);
     for (let i = 0; i < METRIC_NAMES.length; i++) {
@@ -181,7 +182,7 @@ export class RegionRouterRoot extends RootContext {
     recordMetric(this.metricIds[Metric.LookupMs], max<i64>(now - lookup.startedMs, 0));
 
     // No headers: the call was reset (Envoy answers a timeout with a 504, an unreachable cluster with a 503).
-    let status = headerCount > 0 ? getHeader(HeaderMap.HttpCallResponse, ":status") : null;
+    let status = headerCount > 0 ? getHeader(HeaderMap.HttpCallResponse, this.wire.status) : null;
     let region = status == "200" ? answeredRegion(readBuffer(HostBuffer.HttpCallResponseBody, bodySize)) : "";
     let answer = classifyAnswer(config, status, region);
     let reason = NoOwnerReason.LookupFailed;
@@ -227,13 +228,14 @@ export class RegionRouterRoot extends RootContext {
 export class RegionRouterStream extends Context {
   router: RegionRouterRoot;
   appIndex: i32 = -1;
-  hops: i32 = 0;
+  /** Sideways hops the request already made; -1 until the hop header is read (only when it matters). */
+  hops: i32 = -1;
   host: string = "";
   /**
-   * The x-edge-route value once this POP decided an owner (routed or loop-rejected); "" until
-   * then, and for a request that carried an earlier POP's decision.
+   * Index of the x-edge-route value (Wire.routes) once this POP decided an owner (routed or
+   * loop-rejected); -1 until then, and for a request that carried an earlier POP's decision.
    */
-  decision: string = "";
+  decision: i32 = -1;
   waitingFor: TenantLookup | null = null;
   /** Index of this stream's id in `waitingFor.waiters`. */
   waitSlot: i32 = 0;
@@ -246,18 +248,18 @@ export class RegionRouterStream extends Context {
   onRequestHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatusValues {
     let router = this.router;
     let config = router.config;
-    let path = getHeader(HeaderMap.Request, ":path");
+    let wire = router.wire;
+    let path = getHeader(HeaderMap.Request, wire.path);
     if (path != null && isHealthPath(path!, config.healthPath)) return FilterHeadersStatusValues.Continue;
     this.appIndex = path != null ? matchApp(path!, config.apps) : -1;
     if (this.appIndex < 0) return this.reject(Rejection.NoApp, NO_APP_MESSAGE);
-    this.hops = parseHops(getHeader(HeaderMap.Request, config.hopHeader), config.maxHops);
     // Decided once, at the entry POP: a carried owner wins over a claim and is never looked up again.
-    let carried = getHeader(HeaderMap.Request, config.ownerHeader);
+    let carried = getHeader(HeaderMap.Request, wire.ownerHeader);
     if (carried != null) return this.follow(carried!);
-    let claim = getHeader(HeaderMap.Request, config.claimHeader);
+    let claim = getHeader(HeaderMap.Request, wire.claimHeader);
     if (claim != null) return this.settle(claim!, OwnerSource.Jwt, NoOwnerReason.NoHost);
 
-    let host = tenantHost(getHeader(HeaderMap.Request, ":authority"));
+    let host = tenantHost(getHeader(HeaderMap.Request, wire.authority));
     this.host = host;
     if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
@@ -295,12 +297,24 @@ export class RegionRouterStream extends Context {
    * own (the client sees the entry POP's). Continue, or StopIteration after a reply.
    */
   follow(owner: string): FilterHeadersStatusValues {
+    let config = this.router.config;
     this.router.count(Metric.Carried);
-    let verdict = routeVerdict(this.router.config, owner, this.hops);
+    let region = config.regionIndex(owner);
+    // A request owned here goes to the local datacenter whatever its hop count: the header is not read.
+    let verdict = routeVerdict(config, region, region == config.localRegion ? 0 : this.hopCount());
     if (verdict == Verdict.UnknownRegion) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
-    this.route(verdict, owner);
+    this.route(verdict, region);
     return FilterHeadersStatusValues.Continue;
+  }
+
+  /** The hop count the request carries, read on first use. */
+  hopCount(): i32 {
+    if (this.hops < 0) {
+      let config = this.router.config;
+      this.hops = parseHops(getHeader(HeaderMap.Request, this.router.wire.hopHeader), config.maxHops);
+    }
+    return this.hops;
   }
 
   // While the owner is unknown no body or trailers may pass: a Continue here would release the
@@ -327,42 +341,45 @@ export class RegionRouterStream extends Context {
       owner = config.fallbackRegion;
       source = OwnerSource.Fallback;
     }
-    let verdict = routeVerdict(config, owner, this.hops);
-    if (verdict == Verdict.UnknownRegion) {
+    let region = config.regionIndex(owner);
+    if (region < 0) {
       return this.reject(Rejection.UnknownRegion, source == OwnerSource.Jwt ? UNKNOWN_CLAIM_MESSAGE : UNKNOWN_ANSWER_MESSAGE);
     }
-    let hopsAfter = verdict == Verdict.Forward ? this.hops + 1 : this.hops;
-    this.decision = routeHeaderValue(owner, source, config.pop, hopsAfter);
+    // The decision names the hops so far, so the header is read even for a local owner.
+    let hops = this.hopCount();
+    let verdict = routeVerdict(config, region, hops);
+    let wire = router.wire;
+    this.decision = wire.decision(region, source, verdict == Verdict.Forward ? hops + 1 : hops);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
-    replaceHeader(HeaderMap.Request, config.sourceHeader, sourceName(source));
-    this.route(verdict, owner);
+    replaceHeader(HeaderMap.Request, wire.sourceHeader, wire.sources[source]);
+    this.route(verdict, region);
     return FilterHeadersStatusValues.Continue;
   }
 
-  /** Sets the request headers for a Local or Forward `verdict` on `owner`. */
-  route(verdict: Verdict, owner: string): void {
+  /** Sets the request headers for a Local or Forward `verdict` on region index `region`. */
+  route(verdict: Verdict, region: i32): void {
     let router = this.router;
-    let config = router.config;
+    let wire = router.wire;
     // Replace, never add: a client-sent value must not survive (cluster_header reads the first value).
-    replaceHeader(HeaderMap.Request, config.ownerHeader, owner);
+    replaceHeader(HeaderMap.Request, wire.ownerHeader, wire.regions[region]);
     if (verdict == Verdict.Local) {
-      replaceHeader(HeaderMap.Request, config.clusterHeader, config.apps[this.appIndex].localCluster);
+      replaceHeader(HeaderMap.Request, wire.clusterHeader, wire.localClusters[this.appIndex]);
       router.count(Metric.RoutedLocal);
     } else {
-      let region = config.regionIndex(owner);
-      replaceHeader(HeaderMap.Request, config.clusterHeader, config.peerClusters[region]);
-      replaceHeader(HeaderMap.Request, config.hopHeader, (this.hops + 1).toString());
+      replaceHeader(HeaderMap.Request, wire.clusterHeader, wire.peerClusters[region]);
+      replaceHeader(HeaderMap.Request, wire.hopHeader, wire.hops[this.hops + 1]);
       router.count(Metric.Forwarded + region);
     }
   }
 
   reject(rejection: Rejection, message: string): FilterHeadersStatusValues {
-    let pop = this.router.config.pop;
+    let config = this.router.config;
+    let pop = config.pop;
     this.router.count(Metric.Rejected + rejection);
-    let headers = ["content-type", "application/json", POP_HEADER, pop];
-    if (this.decision.length > 0) {
-      headers.push(ROUTE_HEADER);
-      headers.push(this.decision);
+    let headers = ["content-type", "application/json", config.popHeader, pop];
+    if (this.decision >= 0) {
+      headers.push(config.routeHeader);
+      headers.push(this.router.wire.routeTexts[this.decision]);
     }
     sendLocalReply(REJECTION_STATUS[rejection], METRIC_PREFIX + REJECTION_CODES[rejection],
       rejectionBody(rejection, message, pop), headers);
@@ -370,10 +387,11 @@ export class RegionRouterStream extends Context {
   }
 
   onResponseHeaders(headerCount: u32, endOfStream: bool): FilterHeadersStatusValues {
-    replaceHeader(HeaderMap.Response, POP_HEADER, this.router.config.pop);
+    let wire = this.router.wire;
+    replaceHeader(HeaderMap.Response, wire.popHeader, wire.pop);
     // The client sees this POP's decision, never one made further along. Without a decision the
     // response is this filter's own local reply, which carries no route.
-    if (this.decision.length > 0) replaceHeader(HeaderMap.Response, ROUTE_HEADER, this.decision);
+    if (this.decision >= 0) replaceHeader(HeaderMap.Response, wire.routeHeader, wire.routes[this.decision]);
     return FilterHeadersStatusValues.Continue;
   }
 

@@ -7,6 +7,7 @@ import { JsonKind, JsonReader } from "./json";
 export enum OwnerSource { Jwt, Cache, Lookup, Fallback, Stale }
 
 const SOURCE_NAMES: Array<string> = ["jwt", "cache", "lookup", "fallback", "stale"];
+export const SOURCE_COUNT = 5;
 
 /** The name of `source` in x-edge-route and in the carried source header. */
 export function sourceName(source: OwnerSource): string {
@@ -64,12 +65,13 @@ export function parseDecimal(text: string, maxDigits: i32): i64 {
 }
 
 /**
- * Sideways hops a request already made. Absent means 0. Anything but a short decimal number
- * counts as `maxHops`, so a request carrying a garbled value is never forwarded again.
+ * Sideways hops a request already made, from 0 to `maxHops`. Absent means 0. A count above the
+ * limit, or anything but a short decimal number, counts as `maxHops`, so such a request is never
+ * forwarded again.
  */
 export function parseHops(header: string | null, maxHops: i32): i32 {
   let hops = header != null ? parseDecimal(header!, 2) : 0;
-  return hops < 0 ? maxHops : <i32>hops;
+  return hops < 0 || hops > <i64>maxHops ? maxHops : <i32>hops;
 }
 
 /**
@@ -99,15 +101,18 @@ export function tenantHost(authority: string | null): string {
 
 export enum Verdict { Local, Forward, UnknownRegion, Loop }
 
-/** What to do with a request owned by `owner` that already made `hops` sideways hops. */
-export function routeVerdict(config: RouterConfig, owner: string, hops: i32): Verdict {
-  if (config.regionIndex(owner) < 0) return Verdict.UnknownRegion;
-  if (owner == config.region) return Verdict.Local;
+/**
+ * What to do with a request owned by region index `owner` (-1: not a configured region) that
+ * already made `hops` sideways hops; `hops` matters only when the owner is another region.
+ */
+export function routeVerdict(config: RouterConfig, owner: i32, hops: i32): Verdict {
+  if (owner < 0) return Verdict.UnknownRegion;
+  if (owner == config.localRegion) return Verdict.Local;
   return hops >= config.maxHops ? Verdict.Loop : Verdict.Forward;
 }
 
 /** Value of the `x-edge-route` response header. */
-export function routeHeaderValue(owner: string, source: OwnerSource, pop: string, hops: i32): string {
+export function routeHeaderValue(owner: string, source: i32, pop: string, hops: i32): string {
   return "owner=" + owner + ";source=" + sourceName(source) + ";pop=" + pop + ";hops=" + hops.toString();
 }
 

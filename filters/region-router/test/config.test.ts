@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadRouter, request, routerConfig, startRouter, type RouterConfig } from "./router-host.ts";
+import { TENANT_PATH_PREFIX } from "../../../infra/topology/names.ts";
+import { POP, loadRouter, request, routerConfig, startRouter, type RouterConfig } from "./router-host.ts";
 
 /** Configures the module with `config`; returns the error and critical lines it logged. */
 async function refusal(config: RouterConfig | string): Promise<string[]> {
@@ -23,47 +24,41 @@ function without(field: string): RouterConfig {
 }
 
 describe("RouterConfig: accepted configurations", () => {
-  it("RouterConfig: the contract example with every optional field spelled out starts", async () => {
-    const host = await startRouter(routerConfig({
-      localClusterPattern: "{app}-{region}",
-      peerClusterPattern: "edge-router-{region}",
-      clusterHeader: "x-edge-cluster",
-      claimHeader: "x-edge-user-region",
-      hopHeader: "x-edge-hops",
-      ownerHeader: "x-edge-owner",
-      sourceHeader: "x-edge-source",
-      healthPath: "/edge/healthz",
-      maxHops: 1,
-      discovery: {
-        cluster: "discovery", authority: "discovery", pathTemplate: "/v1/tenants/{host}",
-        timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
-        staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
-      },
-      fallback: { policy: "reject" },
-    }));
-    assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "critical"), []);
-  });
-
-  it("RouterConfig: omitted optional fields take the contract defaults", async () => {
+  it("RouterConfig: the configuration every POP gets (edge/filter-config.ts) starts and routes", async () => {
     const host = await startRouter();
+    assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "critical"), []);
     const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
     assert.equal(stream.getRequestHeader("x-edge-cluster"), "edge-router-eu-west");
     assert.equal(stream.getRequestHeader("x-edge-hops"), "1");
+    assert.equal(stream.getRequestHeader("x-edge-owner"), "eu-west");
+    assert.equal(stream.getRequestHeader("x-edge-source"), "jwt");
     const lookup = request(host, "/orders");
     assert.equal(lookup.action, "pause");
     const call = host.httpCalls[0]!;
     assert.equal(call.upstream, "discovery");
     assert.equal(call.timeoutMs, 500);
     assert.deepEqual(call.headers.filter(([k]) => k.startsWith(":")), [
-      [":method", "GET"], [":path", "/v1/tenants/acme.edgerim.test"], [":authority", "discovery"],
+      [":method", "GET"], [":path", `${TENANT_PATH_PREFIX}acme.edgerim.test`], [":authority", "discovery"],
     ]);
   });
 
-  it("RouterConfig: omitted decision headers default to x-edge-owner and x-edge-source", async () => {
-    const host = await startRouter();
-    const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
-    assert.equal(stream.getRequestHeader("x-edge-owner"), "eu-west");
-    assert.equal(stream.getRequestHeader("x-edge-source"), "jwt");
+  it("RouterConfig: every header name comes from the configuration, response headers included", async () => {
+    const names = {
+      clusterHeader: "x-a-cluster", claimHeader: "x-a-claim", hopHeader: "x-a-hops", ownerHeader: "x-a-owner",
+      sourceHeader: "x-a-source", popHeader: "x-a-pop", routeHeader: "x-a-route",
+    };
+    const host = await startRouter(routerConfig(names));
+    const { stream } = request(host, "/catalog", [["x-a-claim", "eu-west"]]);
+    assert.deepEqual(
+      [stream.getRequestHeader("x-a-cluster"), stream.getRequestHeader("x-a-hops"), stream.getRequestHeader("x-a-owner"), stream.getRequestHeader("x-a-source")],
+      ["edge-router-eu-west", "1", "eu-west", "jwt"],
+    );
+    stream.onResponseHeaders([[":status", "200"]]);
+    assert.equal(stream.getResponseHeader("x-a-pop"), POP);
+    assert.equal(stream.getResponseHeader("x-a-route"), `owner=eu-west;source=jwt;pop=${POP};hops=1`);
+    assert.equal(stream.getResponseHeader("x-edge-pop"), undefined);
+    const rejected = request(host, "/nowhere").stream;
+    assert.equal(rejected.localResponse?.headers.find(([k]) => k === "x-a-pop")?.[1], POP);
   });
 
   it("RouterConfig: the discovery limits accept their bounds", async () => {
@@ -82,12 +77,33 @@ describe("RouterConfig: accepted configurations", () => {
   });
 
   it("RouterConfig: whitespace, key order and JSON escapes do not matter", async () => {
-    const text = `{ "apps" : [ { "app" : "catalog", "prefix" : "\\/catalog" } ],
-      "regions": ["us-east", "eu\\u002dwest"], "pop": "us-east-pop-a", "region": "us-east" }`;
+    const config = routerConfig({ regions: ["us-east", "eu-west", "ap-southeast"] });
+    const reversed = Object.fromEntries(Object.entries(config).reverse());
+    const text = JSON.stringify(reversed, null, 3).replace('"eu-west"', '"eu\\u002dwest"').replace('"/catalog"', '"\\/catalog"');
+    assert.notEqual(text, JSON.stringify(config));
     const host = await startRouter(text);
     const { stream } = request(host, "/catalog", [["x-edge-user-region", "eu-west"]]);
     assert.equal(stream.getRequestHeader("x-edge-cluster"), "edge-router-eu-west");
   });
+});
+
+describe("RouterConfig: every field is required; the filter has no defaults", () => {
+  for (const field of Object.keys(routerConfig())) {
+    it(`RouterConfig: refuses a configuration without ${field}`, async () => {
+      const problems = await refusal(without(field));
+      assert.equal(problems.length, 2, problems.join(" | "));
+      assert.match(problems[0]!, new RegExp(`^error: invalid configuration: ${field}: missing; expected `));
+    });
+  }
+  for (const field of Object.keys(routerConfig()["discovery"] as object)) {
+    it(`RouterConfig: refuses a configuration without discovery.${field}`, async () => {
+      const config = routerConfig();
+      delete (config["discovery"] as Record<string, unknown>)[field];
+      const problems = await refusal(config);
+      assert.equal(problems.length, 2, problems.join(" | "));
+      assert.match(problems[0]!, new RegExp(`^error: invalid configuration: discovery\\.${field}: missing; expected `));
+    });
+  }
 });
 
 describe("RouterConfig: every invalid field refuses to start with a line naming it", () => {
@@ -100,6 +116,9 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
     ["no pop", without("pop"), ["pop: missing; expected a name [A-Za-z0-9._-]"]],
     ["no regions", without("regions"), ["regions: missing; expected an array of region names"]],
     ["no apps", without("apps"), ["apps: missing; expected an array of {prefix, app}"]],
+    ["no routeHeader", without("routeHeader"), ["routeHeader: missing; expected a header name [a-z0-9-]"]],
+    ["popHeader equal to routeHeader", routerConfig({ popHeader: "x-edge-route" }),
+      ["routeHeader: reuses another routing header; expected distinct header names"]],
     ["a region outside regions", routerConfig({ region: "sa-east" }), ['region: "sa-east" is not in regions; expected one of regions']],
     ["a region that is not a name", routerConfig({ region: "US_EAST" }), ['region: "US_EAST" is not valid; expected one of regions']],
     ["a region that is a number", routerConfig({ region: 1 }), ["region: wrong type; expected one of regions"]],

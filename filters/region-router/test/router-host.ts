@@ -2,6 +2,7 @@
 // this POP is us-east-pop-a; the regions are us-east, eu-west and ap-southeast.
 import assert from "node:assert/strict";
 import { buildFilter, wasmPath } from "../build.ts";
+import { routerFilterConfig } from "../../../edge/filter-config.ts";
 import { ProxyWasmHost, type HeaderList, type HttpContextHandle, type ProxyWasmHostOptions } from "../../testing/index.ts";
 
 buildFilter();
@@ -13,15 +14,34 @@ export const TENANT = "acme.edgerim.test";
 
 export type RouterConfig = Record<string, unknown>;
 
-/** The plugin configuration of us-east-pop-a, with `overrides` merged over it. */
+/** The discovery settings of the fixture network. */
+export const FIXTURE_DISCOVERY = {
+  timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
+  staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
+};
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The plugin configuration of us-east-pop-a, built as every POP's is (edge/filter-config.ts), with
+ * `overrides` merged over it; an object given for `discovery` is merged over its fields.
+ */
 export function routerConfig(overrides: RouterConfig = {}): RouterConfig {
-  return {
-    region: "us-east",
-    pop: POP,
-    regions: ["us-east", "eu-west", "ap-southeast"],
-    apps: [{ prefix: "/catalog", app: "catalog" }, { prefix: "/orders", app: "orders" }],
-    ...overrides,
+  const config: RouterConfig = {
+    ...routerFilterConfig({
+      region: "us-east",
+      pop: POP,
+      regions: ["us-east", "eu-west", "ap-southeast"],
+      apps: [{ prefix: "/catalog", name: "catalog" }, { prefix: "/orders", name: "orders" }],
+      routing: { maxHops: 1, fallback: { policy: "reject" }, discovery: FIXTURE_DISCOVERY },
+    }),
   };
+  const discovery = config["discovery"];
+  for (const [key, value] of Object.entries(overrides)) {
+    config[key] = key === "discovery" && isObject(value) && isObject(discovery) ? { ...discovery, ...value } : value;
+  }
+  return config;
 }
 
 export type HostOptions = Partial<Omit<ProxyWasmHostOptions, "pluginConfig">>;

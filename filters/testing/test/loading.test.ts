@@ -1,14 +1,15 @@
 // Loading modules: what Envoy refuses, the host refuses with a message naming the cause.
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { repoRoot } from "../../../scripts/toolchain/paths.ts";
 import { ProxyWasmHost, ProxyWasmLoadError } from "../index.ts";
+import { buildFilter, wasmPath } from "../../region-router/build.ts";
+import { DEFAULT_TOPOLOGY_PATH, loadTopology } from "../../../infra/topology/load.ts";
+import { regionRouterConfig } from "../../../edge/filter-config.ts";
 import { buildWasmModule, op, type FunctionExport, type FunctionImport } from "./wasm-binary.ts";
 
 let dir: string;
@@ -104,20 +105,16 @@ describe("loading", () => {
   });
 });
 
-const REGION_ROUTER_WASM = join(repoRoot, "filters/region-router/build/region_router.wasm");
 
 describe("region router module", () => {
   it(
-    "load: the region router loads and accepts a plugin configuration of the documented shape",
-    { skip: existsSync(REGION_ROUTER_WASM) ? false : `${REGION_ROUTER_WASM} not built (npm run build:filter)` },
+    "load: the region router loads and accepts the plugin configuration a POP of the default topology gets",
     async () => {
-      const pluginConfig = JSON.stringify({
-        region: "region-a",
-        pop: "region-a-pop-1",
-        regions: ["region-a", "region-b"],
-        apps: [{ prefix: "/shop", app: "shop" }],
-      });
-      const host = await ProxyWasmHost.load(REGION_ROUTER_WASM, { rootId: "region_router", pluginConfig });
+      buildFilter();
+      const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
+      const region = topology.regions[0]!;
+      const pluginConfig = JSON.stringify(regionRouterConfig(topology, region.name, region.pops[0]!.name));
+      const host = await ProxyWasmHost.load(wasmPath, { rootId: "region_router", pluginConfig });
       assert.equal(host.configure(), true, host.logs.map((entry) => `${entry.level}: ${entry.message}`).join("\n"));
       const stream = host.newHttpContext();
       assert.equal(typeof stream.id, "number");

@@ -1,0 +1,66 @@
+// Everything constant the router hands the host, encoded once at plugin start: header names,
+// cluster values, region names, and every x-edge-route value this POP can send. The request path
+// then only looks them up by index.
+
+import { RouterConfig } from "./config";
+import { encode } from "./proxy_host";
+import { SOURCE_COUNT, routeHeaderValue, sourceName } from "./routing";
+
+export class Wire {
+  path: ArrayBuffer = encode(":path");
+  authority: ArrayBuffer = encode(":authority");
+  status: ArrayBuffer = encode(":status");
+  clusterHeader: ArrayBuffer;
+  claimHeader: ArrayBuffer;
+  hopHeader: ArrayBuffer;
+  ownerHeader: ArrayBuffer;
+  sourceHeader: ArrayBuffer;
+  popHeader: ArrayBuffer;
+  routeHeader: ArrayBuffer;
+  pop: ArrayBuffer;
+  /** By app index: the app's local cluster. */
+  localClusters: Array<ArrayBuffer> = [];
+  /** By region index: the region's name and its peer cluster. */
+  regions: Array<ArrayBuffer> = [];
+  peerClusters: Array<ArrayBuffer> = [];
+  /** By OwnerSource. */
+  sources: Array<ArrayBuffer> = [];
+  /** By hop count 0..maxHops. */
+  hops: Array<ArrayBuffer> = [];
+  /** x-edge-route values by `decision(region, source, hops)`, as text (local replies) and encoded. */
+  routeTexts: Array<string> = [];
+  routes: Array<ArrayBuffer> = [];
+  maxHops: i32;
+
+  constructor(config: RouterConfig) {
+    this.clusterHeader = encode(config.clusterHeader);
+    this.claimHeader = encode(config.claimHeader);
+    this.hopHeader = encode(config.hopHeader);
+    this.ownerHeader = encode(config.ownerHeader);
+    this.sourceHeader = encode(config.sourceHeader);
+    this.popHeader = encode(config.popHeader);
+    this.routeHeader = encode(config.routeHeader);
+    this.pop = encode(config.pop);
+    this.maxHops = config.maxHops;
+    for (let i = 0; i < config.apps.length; i++) this.localClusters.push(encode(config.apps[i].localCluster));
+    for (let i = 0; i < SOURCE_COUNT; i++) this.sources.push(encode(sourceName(i)));
+    for (let h = 0; h <= config.maxHops; h++) this.hops.push(encode(h.toString()));
+    for (let r = 0; r < config.regions.length; r++) {
+      let region = config.regions[r];
+      this.regions.push(encode(region));
+      this.peerClusters.push(encode(config.peerClusters[r]));
+      for (let source = 0; source < SOURCE_COUNT; source++) {
+        for (let h = 0; h <= config.maxHops; h++) {
+          let text = routeHeaderValue(region, source, config.pop, h);
+          this.routeTexts.push(text);
+          this.routes.push(encode(text));
+        }
+      }
+    }
+  }
+
+  /** Index in `routes` of the decision for region index `region` found from `source` after `hops` hops. */
+  decision(region: i32, source: i32, hops: i32): i32 {
+    return (region * SOURCE_COUNT + source) * (this.maxHops + 1) + hops;
+  }
+}
