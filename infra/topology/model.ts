@@ -45,7 +45,10 @@ export interface DiscoverySettings {
   timeoutMs: number;
   cacheTtlSeconds: number;
   negativeCacheTtlSeconds: number;
-  /** Unknown hosts each worker remembers (oldest dropped first), so random Host headers cannot grow memory. */
+  /**
+   * Hosts each worker remembers in each of its own sets (unknown tenants, backed-off hosts, owners
+   * read from shared data), oldest dropped first, so random Host headers cannot grow memory.
+   */
   negativeCacheMaxEntries: number;
   /**
    * How long past its expiry a cached owner is still served (source `stale`) while one background
@@ -54,6 +57,11 @@ export interface DiscoverySettings {
   staleIfErrorSeconds: number;
   /** Discovery calls one worker has in flight at most; a miss over it gets the no-owner outcome at once. */
   maxConcurrentLookups: number;
+  /**
+   * Discovery calls one worker starts per second at most (a bucket of one second's calls): a flood of
+   * unknown Host values costs discovery a bounded rate. A miss over it gets the no-owner outcome at once.
+   */
+  maxLookupsPerSecond: number;
   /** After a failed lookup, requests for that host do not call discovery for this long. */
   failureBackoffMs: number;
 }

@@ -62,6 +62,7 @@ export const DEFAULTS = {
       negativeCacheMaxEntries: 4096,
       staleIfErrorSeconds: 600,
       maxConcurrentLookups: 64,
+      maxLookupsPerSecond: 500,
       failureBackoffMs: 1000,
     },
   },
@@ -119,6 +120,7 @@ const discoverySchema = z.strictObject({
   negativeCacheMaxEntries: integer(1, 1_000_000, "unknown hosts per worker").default(DEFAULTS.routing.discovery.negativeCacheMaxEntries),
   staleIfErrorSeconds: integer(0, 86_400, "seconds").default(DEFAULTS.routing.discovery.staleIfErrorSeconds),
   maxConcurrentLookups: integer(1, 100_000, "lookups in flight per worker").default(DEFAULTS.routing.discovery.maxConcurrentLookups),
+  maxLookupsPerSecond: integer(1, 100_000, "lookups started per second per worker").default(DEFAULTS.routing.discovery.maxLookupsPerSecond),
   failureBackoffMs: integer(0, 60_000, "milliseconds").default(DEFAULTS.routing.discovery.failureBackoffMs),
 });
 

@@ -76,6 +76,8 @@ test("app: close() sends GOAWAY on h2c sessions and still completes their open s
     let goaway = false;
     session.on("goaway", () => (goaway = true));
     session.on("error", () => {});
+    // The server's SETTINGS mean it accepted the session: close() cannot race the connect any more.
+    await new Promise((resolve) => session.once("remoteSettings", resolve));
     const reply = new Promise<Reply>((resolve, reject) => {
       const stream = session.request({ ":path": "/catalog/open" });
       let status = 0;

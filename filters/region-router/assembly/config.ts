@@ -57,6 +57,8 @@ export class RouterConfig {
   maxConcurrentLookups: i32 = 0;
   /** After a failed lookup, how long requests for that host do not call discovery. */
   failureBackoffMs: i64 = 0;
+  /** Discovery calls one worker starts per second at most. */
+  maxLookupsPerSecond: i32 = 0;
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
 
@@ -70,9 +72,9 @@ export class RouterConfig {
 // Every field of the top level and of discovery is required; fallback.region only with policy region.
 const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,popHeader,routeHeader,";
 const TOP_COUNT = 17;
-const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,staleIfErrorSeconds,maxConcurrentLookups,failureBackoffMs,";
+const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,staleIfErrorSeconds,maxConcurrentLookups,failureBackoffMs,maxLookupsPerSecond,";
 const DISCOVERY_BASE = TOP_COUNT;
-const DISCOVERY_COUNT = 10;
+const DISCOVERY_COUNT = 11;
 const FALLBACK_FIELDS = ",policy,region,";
 const FALLBACK_BASE = DISCOVERY_BASE + DISCOVERY_COUNT;
 const APP_FIELDS = ",prefix,app,";
@@ -119,7 +121,7 @@ const TOP_EXPECTED: Array<string> = [
 ];
 const DISCOVERY_EXPECTED: Array<string> = [
   NAME, AUTHORITY, PATH_TEMPLATE, TIMEOUT_MS.expected(), TTL_SECONDS.expected(), TTL_SECONDS.expected(),
-  ENTRIES.expected(), TTL_SECONDS.expected(), LOOKUPS.expected(), BACKOFF_MS.expected(),
+  ENTRIES.expected(), TTL_SECONDS.expected(), LOOKUPS.expected(), BACKOFF_MS.expected(), LOOKUPS.expected(),
 ];
 const DISCOVERY_ID = 10;
 
@@ -331,6 +333,7 @@ class ConfigReader {
       case DISCOVERY_BASE + 7: config.staleIfErrorMs = <i64>this.integer(TTL_SECONDS) * 1000; break;
       case DISCOVERY_BASE + 8: config.maxConcurrentLookups = this.integer(LOOKUPS); break;
       case DISCOVERY_BASE + 9: config.failureBackoffMs = <i64>this.integer(BACKOFF_MS); break;
+      case DISCOVERY_BASE + 10: config.maxLookupsPerSecond = this.integer(LOOKUPS); break;
       case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
       case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
       case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;

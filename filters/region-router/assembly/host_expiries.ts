@@ -1,7 +1,9 @@
-// Per-VM (worker) sets of hosts, each host until its own expiry: the unknown-tenant answers and the
-// hosts whose lookup failed recently (back-off). They never go to shared data: its keys cannot be
-// deleted under ABI 0.2, so a client sending random Host values would grow Envoy's memory by one
-// key per host. Here each set takes at most `capacity` entries.
+// Per-VM (worker) sets of hosts, each host until its own expiry, with a number per host: the
+// unknown-tenant answers and the hosts whose lookup failed recently (back-off) never go to shared
+// data: its keys cannot be deleted under ABI 0.2, so a client sending random Host values would grow
+// Envoy's memory by one key per host. The owners this worker knows (region index per host) are a
+// copy of fresh shared-data records, so a cache hit needs no host call. Each set takes at most
+// `capacity` entries.
 
 /**
  * The latest `capacity` hosts added, each until it expires. Hosts are written to slots in a ring,
@@ -14,6 +16,7 @@ export class HostExpiries {
   slots: Map<string, i32> = new Map();
   hosts: Array<string> = [];
   expiries: Array<i64> = [];
+  values: Array<i32> = [];
   /** The slot the next new host takes. */
   next: i32 = 0;
 
@@ -23,12 +26,17 @@ export class HostExpiries {
 
   /** Whether `host` is held and not expired at `nowMs`. An expired host is dropped. */
   has(host: string, nowMs: i64): bool {
+    return this.find(host, nowMs) >= 0;
+  }
+
+  /** The number held with `host` if it is held and not expired at `nowMs`; -1 otherwise. */
+  find(host: string, nowMs: i64): i32 {
     let slots = this.slots;
-    if (!slots.has(host)) return false;
+    if (!slots.has(host)) return -1;
     let slot = slots.get(host);
-    if (unchecked(this.expiries[slot]) > nowMs) return true;
+    if (unchecked(this.expiries[slot]) > nowMs) return unchecked(this.values[slot]);
     this.drop(host);
-    return false;
+    return -1;
   }
 
   /** Drops `host` if it is held. */
@@ -39,12 +47,14 @@ export class HostExpiries {
     slots.delete(host);
   }
 
-  /** Holds `host` until `expiresAtMs`, replacing the oldest host when full. */
-  add(host: string, expiresAtMs: i64): void {
+  /** Holds `host` (with `value`, 0 or more) until `expiresAtMs`, replacing the oldest host when full. */
+  add(host: string, expiresAtMs: i64, value: i32 = 0): void {
     let slots = this.slots;
     let hosts = this.hosts;
     if (slots.has(host)) {
-      unchecked(this.expiries[slots.get(host)] = expiresAtMs);
+      let held = slots.get(host);
+      unchecked(this.expiries[held] = expiresAtMs);
+      unchecked(this.values[held] = value);
       return;
     }
     let slot = this.next;
@@ -53,11 +63,13 @@ export class HostExpiries {
     if (slot == hosts.length) {
       hosts.push(host);
       this.expiries.push(expiresAtMs);
+      this.values.push(value);
       return;
     }
     let oldest = unchecked(hosts[slot]);
     if (oldest.length > 0) slots.delete(oldest);
     unchecked(hosts[slot] = host);
     unchecked(this.expiries[slot] = expiresAtMs);
+    unchecked(this.values[slot] = value);
   }
 }

@@ -13,7 +13,7 @@ import {
   Answer, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
   OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
   UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp,
-  parseHops, recordExpiry, recordRegion, rejectionBody, routeVerdict, tenantHost,
+  parseHops, recordExpiry, recordRegion, refilledTokens, rejectionBody, routeVerdict, tenantHost,
   tenantKey, tenantRecord,
 } from "./routing";
 import { HostExpiries } from "./host_expiries";
@@ -31,11 +31,17 @@ const STREAMS_PER_MEMORY_SAMPLE = 1024;
 /** Positions in `metricIds`: these, then rejected.<code> per Rejection (4), then forwarded.<region> per region. */
 enum Metric {
   RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, WasmMemoryBytes, StaleHits, LookupsShed,
-  LookupsBackedOff, Carried, Rejected, Forwarded = Rejected + 4,
+  LookupsBackedOff, Carried, LookupsRateLimited, Rejected, Forwarded = Rejected + 4,
 }
 const METRIC_NAMES: Array<string> = [
   "routed_local", "fallback", "lookup_errors", "cache_hits", "lookups", "lookup_ms", "wasm_memory_bytes",
-  "stale_hits", "lookups_shed", "lookups_backed_off", "carried",
+  "stale_hits", "lookups_shed", "lookups_backed_off", "carried", "lookups_rate_limited",
+];
+
+/** Why a miss has no owner, by the LookupPlan that kept it from waiting (Join and Start never do). */
+const NO_OWNER_BY_PLAN: Array<NoOwnerReason> = [
+  NoOwnerReason.LookupFailed, NoOwnerReason.LookupFailed, NoOwnerReason.LookupFailed, NoOwnerReason.LookupsBusy,
+  NoOwnerReason.LookupsRateLimited,
 ];
 
 /** One discovery call in flight and the streams waiting for its answer. */
@@ -67,6 +73,15 @@ export class RegionRouterRoot extends RootContext {
   unknownTenants: HostExpiries = new HostExpiries(1);
   /** Hosts whose last lookup failed, until their back-off ends (same capacity as unknownTenants). */
   backedOff: HostExpiries = new HostExpiries(1);
+  /**
+   * Owners (region index) this worker read fresh from shared data or learnt itself, until the
+   * record's expiry: a hit needs no host call. A removal another worker learns reaches this copy
+   * when it expires, at most cacheTtlSeconds later (the same bound a cached owner always had).
+   */
+  owners: HostExpiries = new HostExpiries(1);
+  /** The worker's lookup bucket: tokens held at `tokensAtMs` (full at start). */
+  lookupTokens: f64 = 0;
+  tokensAtMs: i64 = 0;
   /** Streams deleted so far (wraps; both periods divide 2^32). */
   finishedStreams: u32 = 0;
 
@@ -86,6 +101,9 @@ export class RegionRouterRoot extends RootContext {
     this.wire = new Wire(config);
     this.unknownTenants = new HostExpiries(config.negativeCacheMaxEntries);
     this.backedOff = new HostExpiries(config.negativeCacheMaxEntries);
+    this.owners = new HostExpiries(config.negativeCacheMaxEntries);
+    this.lookupTokens = <f64>config.maxLookupsPerSecond;
+    this.tokensAtMs = nowMs();
     for (let i = 0; i < METRIC_NAMES.length; i++) {
       let kind = i == Metric.LookupMs ? MetricKind.Histogram : i == Metric.WasmMemoryBytes ? MetricKind.Gauge : MetricKind.Counter;
       this.metricIds.push(defineMetric(kind, METRIC_PREFIX + METRIC_NAMES[i]));
@@ -122,10 +140,15 @@ export class RegionRouterRoot extends RootContext {
 
   /** What a request missing the cache does about `host`'s lookup (see routing.ts). */
   plan(host: string, now: i64): LookupPlan {
+    let config = this.config;
+    this.lookupTokens = refilledTokens(this.lookupTokens, this.tokensAtMs, now, config.maxLookupsPerSecond);
+    this.tokensAtMs = now;
     let plan = lookupPlan(this.lookupsByHost.has(host), this.backedOff.has(host, now), this.lookupsByHost.size,
-      this.config.maxConcurrentLookups);
+      config.maxConcurrentLookups, this.lookupTokens);
     if (plan == LookupPlan.BackedOff) this.count(Metric.LookupsBackedOff);
     else if (plan == LookupPlan.Busy) this.count(Metric.LookupsShed);
+    else if (plan == LookupPlan.RateLimited) this.count(Metric.LookupsRateLimited);
+    else if (plan == LookupPlan.Start) this.lookupTokens -= 1;
     return plan;
   }
 
@@ -156,7 +179,7 @@ export class RegionRouterRoot extends RootContext {
 
   /**
    * Parks `stream` until its host's tenant is known, joining a lookup in flight; the plan that
-   * kept it from waiting otherwise (BackedOff or Busy; BackedOff too when the call was refused).
+   * kept it from waiting otherwise (BackedOff, Busy or RateLimited; BackedOff too when the call was refused).
    */
   awaitTenant(stream: RegionRouterStream, now: i64): LookupPlan {
     let host = stream.host;
@@ -164,7 +187,7 @@ export class RegionRouterRoot extends RootContext {
     let lookup: TenantLookup | null = null;
     if (plan == LookupPlan.Join) lookup = this.lookupsByHost.get(host);
     else if (plan == LookupPlan.Start) lookup = this.startLookup(host, now);
-    if (lookup == null) return plan == LookupPlan.Busy ? plan : LookupPlan.BackedOff;
+    if (lookup == null) return plan == LookupPlan.Start ? LookupPlan.BackedOff : plan;
     stream.waitSlot = lookup.waiters.length;
     lookup.waiters.push(stream.context_id);
     stream.waitingFor = lookup;
@@ -188,8 +211,10 @@ export class RegionRouterRoot extends RootContext {
     let reason = NoOwnerReason.LookupFailed;
     if (answer == Answer.Owner) {
       this.storeRecord(lookup.host, region, now + config.cacheTtlMs, false);
+      this.owners.add(lookup.host, now + config.cacheTtlMs, config.regionIndex(region));
     } else if (answer == Answer.UnknownTenant) {
       reason = NoOwnerReason.UnknownTenant;
+      this.owners.drop(lookup.host);
       this.unknownTenants.add(lookup.host, now + config.negativeCacheTtlMs);
       // The tenant is gone: its owner record, fresh or stale, must stop serving in every worker.
       this.storeRecord(lookup.host, NO_OWNER_RECORD, now + config.negativeCacheTtlMs, true);
@@ -263,6 +288,11 @@ export class RegionRouterStream extends Context {
     this.host = host;
     if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
+    let known = router.owners.find(host, now);
+    if (known >= 0) {
+      router.count(Metric.CacheHits);
+      return this.settle(config.regions[known], OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+    }
     let record = getSharedData(tenantKey(host));
     // Plain ifs, not conditional expressions: asc 0.17 released a string chosen by `?:` here once
     // too often (a debug build traps on it).
@@ -270,7 +300,10 @@ export class RegionRouterStream extends Context {
     let state = Freshness.Expired;
     if (record != null) {
       owner = recordRegion(record!);
-      state = freshness(owner, recordExpiry(record!), now, config.staleIfErrorMs);
+      let expiresAtMs = recordExpiry(record!);
+      state = freshness(owner, expiresAtMs, now, config.staleIfErrorMs);
+      let region = config.regionIndex(owner);
+      if (state == Freshness.Fresh && region >= 0) router.owners.add(host, expiresAtMs, region);
     }
     // A fresh owner in shared data (learnt by any worker) wins over this worker's unknown answer,
     // which in turn is newer than any stale owner.
@@ -289,7 +322,7 @@ export class RegionRouterStream extends Context {
     }
     let plan = router.awaitTenant(this, now);
     if (plan == LookupPlan.Join) return FilterHeadersStatusValues.StopIteration;
-    return this.settle("", OwnerSource.Lookup, plan == LookupPlan.Busy ? NoOwnerReason.LookupsBusy : NoOwnerReason.LookupFailed);
+    return this.settle("", OwnerSource.Lookup, NO_OWNER_BY_PLAN[plan]);
   }
 
   /**

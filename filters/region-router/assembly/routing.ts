@@ -89,6 +89,13 @@ export function tenantHost(authority: string | null): string {
   let n = host.length;
   if (n > 0 && host.charCodeAt(n - 1) == 0x2e) host = host.substring(0, --n);
   if (n == 0 || n > 253) return "";
+  // Most hosts arrive lower-case: then the host is returned as it is, without a copy.
+  let lower = true;
+  for (let i = 0; i < n && lower; i++) {
+    let c = host.charCodeAt(i);
+    lower = <u32>(c - 0x61) < 26 || <u32>(c - 0x30) < 10 || c == 0x2e || c == 0x2d;
+  }
+  if (lower) return host;
   let bytes = new ArrayBuffer(n);
   for (let i = 0; i < n; i++) {
     let c = host.charCodeAt(i);
@@ -136,17 +143,19 @@ export const UNKNOWN_CARRIED_MESSAGE = "carried decision names an unknown region
 export const LOOP_MESSAGE = "hop limit reached";
 
 /** Why no owner region was found, before the fallback policy applies. */
-export enum NoOwnerReason { NoHost, UnknownTenant, LookupFailed, LookupsBusy }
+export enum NoOwnerReason { NoHost, UnknownTenant, LookupFailed, LookupsBusy, LookupsRateLimited }
 
 export const NO_OWNER_MESSAGES: Array<string> = [
   "no tenant host", "unknown tenant", "tenant lookup failed", "too many tenant lookups in flight",
+  "tenant lookup rate exceeded",
 ];
 
 // Degrading discovery. A cached owner is served fresh until it expires, then "stale" for up to
 // staleIfErrorMs more: such a request is routed at once while one background lookup per host
 // refreshes the record. Only a record naming an owner is ever served stale. Misses wait for a
-// lookup, unless the worker already has maxConcurrentLookups calls in flight or the host's last
-// lookup failed less than failureBackoffMs ago: then the request gets the no-owner outcome at once.
+// lookup, unless the worker already has maxConcurrentLookups calls in flight, has started
+// maxLookupsPerSecond calls in the last second (a token bucket), or the host's last lookup failed
+// less than failureBackoffMs ago: then the request gets the no-owner outcome at once.
 
 export enum Freshness { Fresh, Stale, Expired }
 
@@ -156,13 +165,24 @@ export function freshness(region: string, expiresAtMs: i64, nowMs: i64, staleIfE
   return region.length > 0 && expiresAtMs >= 0 && nowMs - expiresAtMs < staleIfErrorMs ? Freshness.Stale : Freshness.Expired;
 }
 
-export enum LookupPlan { Join, Start, BackedOff, Busy }
+export enum LookupPlan { Join, Start, BackedOff, Busy, RateLimited }
 
-/** Whether a request missing the cache joins a lookup, starts one, or gets no owner at once. */
-export function lookupPlan(inFlight: bool, backedOff: bool, lookupsInFlight: i32, maxConcurrentLookups: i32): LookupPlan {
+/**
+ * Whether a request missing the cache joins a lookup, starts one, or gets no owner at once.
+ * `lookupTokens` is what the worker's bucket holds (a start takes one whole token).
+ */
+export function lookupPlan(inFlight: bool, backedOff: bool, lookupsInFlight: i32, maxConcurrentLookups: i32, lookupTokens: f64): LookupPlan {
   if (inFlight) return LookupPlan.Join;
   if (backedOff) return LookupPlan.BackedOff;
-  return lookupsInFlight < maxConcurrentLookups ? LookupPlan.Start : LookupPlan.Busy;
+  if (lookupsInFlight >= maxConcurrentLookups) return LookupPlan.Busy;
+  return lookupTokens >= 1 ? LookupPlan.Start : LookupPlan.RateLimited;
+}
+
+/** The bucket of `maxPerSecond` lookups holding `tokens` at `lastMs`, refilled up to `nowMs`. */
+export function refilledTokens(tokens: f64, lastMs: i64, nowMs: i64, maxPerSecond: i32): f64 {
+  // The wall clock may step back: a negative interval adds nothing.
+  let added = <f64>max<i64>(nowMs - lastMs, 0) * <f64>maxPerSecond / 1000;
+  return min<f64>(tokens + added, <f64>maxPerSecond);
 }
 
 export enum Answer { Owner, UnknownTenant, UnknownRegion, Failed }

@@ -269,3 +269,45 @@ describe("RegionRouter: floods of distinct hosts stay bounded", () => {
     assert.equal(host.httpCalls.length, calls + 1, "a host older than the capacity is not");
   });
 });
+
+describe("RegionRouter: lookups per second are bounded per worker", () => {
+  it("RegionRouter: over maxLookupsPerSecond a miss gets 503 no_owner at once; the bucket refills with time", async () => {
+    const host = await startRouter(routerConfig({ discovery: { maxLookupsPerSecond: 3 } }));
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(request(host, "/catalog", [], `r${i}.rate.test`));
+    assert.deepEqual(answers.map((a) => a.stream.localResponse?.status), [undefined, undefined, undefined, 503, 503]);
+    assert.equal(host.httpCalls.length, 3);
+    assert.deepEqual(replyBody(answers[3]!.stream), noOwner("tenant lookup rate exceeded"));
+    assert.equal(counter(host, "lookups_rate_limited"), 2);
+    // A third of a second holds one more lookup (3 per second), not two.
+    host.advanceTime(334);
+    assert.equal(request(host, "/catalog", [], "r5.rate.test").stream.localResponse, undefined);
+    assert.equal(request(host, "/catalog", [], "r6.rate.test").stream.localResponse?.status, 503);
+    assert.equal(host.httpCalls.length, 4);
+    // Cached owners and joins of a lookup in flight take no token.
+    answerRegion(host, host.httpCalls[0]!.token, "eu-west", "r0.rate.test");
+    assert.equal(request(host, "/catalog", [], "r0.rate.test").stream.getRequestHeader("x-edge-owner"), "eu-west");
+    const joined = request(host, "/catalog", [], "r1.rate.test");
+    assert.deepEqual([joined.action, joined.stream.localResponse], ["pause", undefined]);
+    assert.equal(host.httpCalls.length, 4);
+  });
+});
+
+describe("RegionRouter: the worker's copy of cached owners", () => {
+  it("RegionRouter: a hit on an owner this worker knows reads no shared data, until the record expires", async () => {
+    const host = await startRouter(degrading());
+    request(host, "/catalog");
+    answerRegion(host, onlyPendingCall(host).token, "eu-west");
+    // Another worker rewrites the record: this worker keeps its copy while it is fresh...
+    const key = `edge-router/tenant/${TENANT}`;
+    const entry = host.sharedData.get(key)!;
+    host.sharedData.set(key, { ...entry, value: new TextEncoder().encode(`ap-southeast|${START_MS + 2 * TTL_MS}`) });
+    assert.equal(routeOf(host).stream.getRequestHeader("x-edge-owner"), "eu-west");
+    host.advanceTime(TTL_MS - 1);
+    assert.equal(routeOf(host).stream.getRequestHeader("x-edge-owner"), "eu-west");
+    // ...and reads shared data again once its copy expired.
+    host.advanceTime(1);
+    assert.equal(routeOf(host).route, `owner=ap-southeast;source=cache;pop=${POP};hops=1`);
+    assert.equal(host.httpCalls.length, 1);
+  });
+});

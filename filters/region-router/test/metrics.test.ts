@@ -7,7 +7,7 @@ describe("RegionRouter: metrics", () => {
     const host = await startRouter();
     assert.deepEqual(counters(host), {
       routed_local: 0, fallback: 0, lookup_errors: 0, cache_hits: 0, lookups: 0,
-      stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0,
+      stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0, lookups_rate_limited: 0,
       "rejected.no_app": 0, "rejected.unknown_region": 0, "rejected.no_owner": 0, "rejected.loop_detected": 0,
       "forwarded.us-east": 0, "forwarded.eu-west": 0, "forwarded.ap-southeast": 0,
     });
@@ -58,7 +58,7 @@ describe("RegionRouter: metrics", () => {
 
     assert.deepEqual(counters(host), {
       routed_local: 1, fallback: 0, lookup_errors: 1, cache_hits: 1, lookups: 2,
-      stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0,
+      stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0, lookups_rate_limited: 0,
       "rejected.no_app": 1, "rejected.unknown_region": 1, "rejected.no_owner": 1, "rejected.loop_detected": 1,
       "forwarded.us-east": 0, "forwarded.eu-west": 1, "forwarded.ap-southeast": 3,
     });

@@ -17,7 +17,7 @@ export type RouterConfig = Record<string, unknown>;
 /** The discovery settings of the fixture network. */
 export const FIXTURE_DISCOVERY = {
   timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
-  staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
+  staleIfErrorSeconds: 600, maxConcurrentLookups: 64, maxLookupsPerSecond: 100_000, failureBackoffMs: 1000,
 };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -44,7 +44,7 @@ describe("loading the topology", () => {
       maxHops: 1,
       discovery: {
         timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
-        staleIfErrorSeconds: 600, maxConcurrentLookups: 64, failureBackoffMs: 1000,
+        staleIfErrorSeconds: 600, maxConcurrentLookups: 64, maxLookupsPerSecond: 500, failureBackoffMs: 1000,
       },
     });
     assert.equal(topology.jwt.regionClaim, "region");

@@ -326,6 +326,7 @@ it("Routing: discovery.staleIfErrorSeconds, maxConcurrentLookups and failureBack
     ["staleIfErrorSeconds", 86_401, "86401 is out of range; expected seconds, an integer from 0 to 86400"],
     ["maxConcurrentLookups", 0, "0 is out of range; expected lookups in flight per worker, an integer from 1 to 100000"],
     ["maxConcurrentLookups", 2.5, "2.5 is not an integer; expected lookups in flight per worker"],
+    ["maxLookupsPerSecond", 0, "0 is out of range; expected lookups started per second per worker, an integer from 1 to 100000"],
     ["failureBackoffMs", 60_001, "60001 is out of range; expected milliseconds, an integer from 0 to 60000"],
   ];
   for (const [field, value, message] of cases) {
