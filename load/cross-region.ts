@@ -10,7 +10,7 @@
 //                 default .edge/k6-summary.json
 //   PROFILE, VUS, DURATION, ITERATIONS, P95_MS: see lib/profiles.ts
 
-import http from "k6/http";
+import http, { type ObjectRefinedBatchRequest } from "k6/http";
 import { check, fail, sleep } from "k6";
 import { Counter } from "k6/metrics";
 import { loadProfile } from "./lib/profiles.ts";
@@ -35,9 +35,6 @@ import {
   routeMatrixFromMetrics,
   type RouteCell,
 } from "./lib/route-matrix.ts";
-
-declare const __ENV: Record<string, string | undefined>;
-declare function open(path: string): string;
 
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
@@ -92,7 +89,8 @@ interface Probe {
 }
 
 export default function sweep(): void {
-  const requests: unknown[] = [];
+  // Text bodies (k6's default response type), which the classification parses.
+  const requests: ObjectRefinedBatchRequest<"text">[] = [];
   const probes: Probe[] = [];
   for (const pop of outputs.pops) {
     for (const app of outputs.apps) {
@@ -105,6 +103,7 @@ export default function sweep(): void {
           url,
           params: {
             headers: { authorization: `Bearer ${tokens[ownerRegion]}` },
+            responseType: "text",
             tags: { entry_region: pop.region, owner_region: ownerRegion, source: "jwt", app: app.name },
           },
         });
@@ -117,6 +116,7 @@ export default function sweep(): void {
           url,
           params: {
             headers: { host: tenant.host },
+            responseType: "text",
             tags: { entry_region: pop.region, owner_region: tenant.region, source: "host", app: app.name },
           },
         });
@@ -124,7 +124,7 @@ export default function sweep(): void {
     }
   }
 
-  const responses = http.batch(requests as never) as unknown as EdgeResponse[];
+  const responses: EdgeResponse[] = http.batch(requests);
   responses.forEach((response, index) => {
     const probe = probes[index]!;
     const reply = appReply(response);

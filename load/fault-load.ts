@@ -16,7 +16,7 @@ import http from "k6/http";
 import exec from "k6/execution";
 import { fail } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { classifyResponse, type EdgeOutputs, type EdgeResponse } from "./lib/edge-response.ts";
+import { classifyResponse, type EdgeOutputs } from "./lib/edge-response.ts";
 import {
   DURATION_TREND,
   ERROR_RATE,
@@ -32,9 +32,6 @@ import { formatFaultLogEntry, formatLoadStarted } from "./lib/fault-log.ts";
 import { MISROUTE_COUNTER } from "./lib/route-matrix.ts";
 import { popsNotReady } from "./lib/pop-readiness.ts";
 import { faultSummaryFromMetrics, type SummaryMetrics } from "./lib/fault-summary.ts";
-
-declare const __ENV: Record<string, string | undefined>;
-declare function open(path: string): string;
 
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
@@ -95,7 +92,7 @@ export default function faultLoad(): void {
     app: request.app,
   };
   const startMs = Date.now();
-  const response = http.get(request.url, { headers, tags, timeout: plan.requestTimeout ?? "10s" }) as unknown as EdgeResponse & { error: string };
+  const response = http.get(request.url, { headers, tags, timeout: plan.requestTimeout ?? "10s", responseType: "text" });
   const durationMs = Date.now() - startMs;
   const { outcome, reason } = classifyResponse(request, response, regions, plan.owners[request.ownerRegion]?.expected);
 
