@@ -21,7 +21,6 @@ import {
   expectedHops,
   header,
   parseRoute,
-  type EdgeOutputs,
   type EdgeResponse,
   type OwnerSource,
 } from "./lib/edge-response.ts";
@@ -35,12 +34,13 @@ import {
   routeMatrixFromMetrics,
   type RouteCell,
 } from "./lib/route-matrix.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
 const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-summary.json";
 
-const outputs = JSON.parse(open(outputsFile)) as EdgeOutputs;
+const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
 const profile = loadProfile(__ENV);

@@ -16,7 +16,8 @@ import http from "k6/http";
 import exec from "k6/execution";
 import { fail } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { classifyResponse, type EdgeOutputs } from "./lib/edge-response.ts";
+import { classifyResponse } from "./lib/edge-response.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 import {
   DURATION_TREND,
   ERROR_RATE,
@@ -37,7 +38,7 @@ const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
 const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-fault-summary.json";
 
-const outputs = JSON.parse(open(outputsFile)) as EdgeOutputs;
+const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
 const plan = validatePlan(

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../scripts/toolchain/commands.ts";
 import type { Topology } from "../../infra/topology/model.ts";
-import type { DeployOutputs } from "../../infra/commands/outputs.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 import { containerCount } from "../../infra/commands/deploy.ts";
 import { waitHealthy } from "../../infra/commands/docker-objects.ts";
 import { checkRouting } from "../../infra/commands/routing-check.ts";
