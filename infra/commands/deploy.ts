@@ -40,7 +40,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     throw new StepError("select regions", `unknown region(s): ${unknown.join(", ")}`, `choose from ${topology.regions.map((r) => r.name).join(", ")}`);
   }
   const daemonLimit = await step("measure the Docker daemon's open-files limit", daemonNofileHardLimit);
-  const nofile = decideNofile(topology.resources.nofile, daemonLimit);
+  const nofile = decideNofile(topology.resources, daemonLimit);
   if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
   mkdirSync(stateDir, { recursive: true });
   await step("signing keys", () => ensureSigningKeys(stateDir));
