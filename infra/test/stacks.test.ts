@@ -30,7 +30,7 @@ interface SynthContainer {
   memory: number;
 }
 
-function inputs(nofile: number): DeployInputs {
+function inputs(nofile: number, overrides: Partial<DeployInputs> = {}): DeployInputs {
   return {
     stateDir: "/tmp/edgerim-test-state",
     images: { envoy: pins.images.envoy.tag, upstreams: "shop/upstreams:0123456789ab" },
@@ -45,12 +45,13 @@ function inputs(nofile: number): DeployInputs {
     }),
     topologyYaml: "project: shop\n",
     nofile,
+    ...overrides,
   };
 }
 
-function synthRegions(topology: Topology, nofile = topology.resources.nofile) {
+function synthRegions(topology: Topology, nofile = topology.resources.nofile, overrides: Partial<DeployInputs> = {}) {
   const app = Testing.app();
-  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(nofile));
+  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(nofile, overrides));
   const parse = (stack: Parameters<typeof Testing.synth>[0]) => JSON.parse(Testing.synth(stack)) as {
     terraform: { required_providers: { docker: { version: string } }; backend: { local: { path: string } } };
     provider: { docker: { host?: string }[] };
@@ -193,7 +194,7 @@ test("nofile: a clamped deploy gives containers the clamped nofile and every Env
   }
 });
 
-test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a change replaces only that POP)", () => {
+test("Pop: the Envoy config, filter and JWKS are uploaded into the container", () => {
   const topology = validateTopology(validRaw());
   const { regions } = synthRegions(topology);
   const name = popContainer(topology.project, "south", "p1");
@@ -202,6 +203,53 @@ test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a 
   assert.equal(files[ENVOY_FILES.config], `# envoy bootstrap of ${name}\n`);
   assert.equal(files[ENVOY_FILES.wasm], Buffer.from("wasm").toString("base64"));
   assert.equal(files[ENVOY_FILES.jwks], '{"keys":[]}');
+});
+
+type Synth = ReturnType<typeof synthRegions>;
+
+/**
+ * Every attribute that differs between two synths of the same stacks, as `<container name>: <attribute>`
+ * for containers and `<stack>/<resource type>.<id>: <attribute>` for anything else.
+ */
+function changedAttributes(before: Synth, after: Synth): string[] {
+  type Resources = Record<string, Record<string, Record<string, unknown>>>;
+  const stacks = (synth: Synth) => [synth.shared, ...synth.regions].map((stack) => stack.resource as unknown as Resources);
+  const changed: string[] = [];
+  stacks(before).forEach((a, i) => {
+    const b = stacks(after)[i]!;
+    for (const type of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      for (const id of new Set([...Object.keys(a[type] ?? {}), ...Object.keys(b[type] ?? {})])) {
+        const was = a[type]?.[id] ?? {};
+        const is = b[type]?.[id] ?? {};
+        const what = type === "docker_container" ? String(was.name ?? is.name) : `${i}/${type}.${id}`;
+        for (const attribute of new Set([...Object.keys(was), ...Object.keys(is)])) {
+          if (JSON.stringify(was[attribute]) !== JSON.stringify(is[attribute])) changed.push(`${what}: ${attribute}`);
+        }
+      }
+    }
+  });
+  return changed.sort();
+}
+
+// The provider declares `upload` ForceNew (kreuzwerker/docker, internal/provider/resource_docker_container.go):
+// Terraform replaces a container whose upload changed. What a change replaces is therefore the set of
+// containers whose upload it changes, provided it changes nothing else.
+test("Pop: a change to one POP's Envoy config changes that POP's container, only in its upload, and nothing else in any stack", () => {
+  const topology = validateTopology(validRaw());
+  const target = popContainer(topology.project, "south", "p1");
+  const before = synthRegions(topology);
+  const after = synthRegions(topology, undefined, {
+    envoyConfig: (name) => `# envoy bootstrap of ${name}\n${name === target ? "# changed\n" : ""}`,
+  });
+  assert.deepEqual(changedAttributes(before, after), [`${target}: upload`]);
+});
+
+test("Pop: a new filter build changes every POP's upload and no other container or resource", () => {
+  const topology = validateTopology(validRaw());
+  const before = synthRegions(topology);
+  const after = synthRegions(topology, undefined, { filterWasmBase64: Buffer.from("wasm, rebuilt").toString("base64") });
+  const pops = topology.regions.flatMap((r) => r.pops.map((p) => `${popContainer(topology.project, r.name, p.name)}: upload`));
+  assert.deepEqual(changedAttributes(before, after), pops.sort());
 });
 
 test("Pop: gets its own backbone certificate and the CA; its key is uploaded from the state file with mode 0600, never as content", () => {
