@@ -6,13 +6,11 @@
 import { execFile } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { repoRoot } from "./toolchain/paths.ts";
+import { NON_SOURCE_DIRS, repoRoot } from "./toolchain/paths.ts";
 import { isEntryPoint } from "../upstreams/service-process.ts";
 
 const tscBin = join(repoRoot, "node_modules/typescript/bin/tsc");
 const ascBin = join(repoRoot, "node_modules/assemblyscript/bin/asc");
-/** Folders that hold no source of this repository (dependencies, tools, generated output). */
-const skipDirs = new Set(["node_modules", ".git", ".tools", ".edge", "cdktf.out", "build"]);
 
 export interface TypeScriptCheck {
   name: string;
@@ -82,7 +80,7 @@ export const CHECKS: TypeScriptCheck[] = [
 /** Every `.ts` file under `root`, relative to it, outside the folders that hold no source. */
 export function typeScriptSources(root: string = repoRoot, dir: string = root, found: string[] = []): string[] {
   for (const entry of readdirSync(dir)) {
-    if (skipDirs.has(entry)) continue;
+    if (NON_SOURCE_DIRS.has(entry)) continue;
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) typeScriptSources(root, path, found);
     else if (entry.endsWith(".ts")) found.push(relative(root, path));
