@@ -1,7 +1,7 @@
 import type { Topology } from "../infra/topology/model.ts";
 import type { Route, RouteAction } from "./envoy-api.ts";
 import { IDEMPOTENT_METHOD_MATCHER, retryPolicy } from "./failover.ts";
-import { seconds } from "./hardening.ts";
+import { seconds } from "./envoy-fields.ts";
 
 /** Where an app's routes send a request: a fixed cluster (ingress) or the cluster header (POP). */
 export type RouteTarget = { cluster: string } | { cluster_header: string; cluster_not_found_response_code: "SERVICE_UNAVAILABLE" };

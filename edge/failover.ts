@@ -2,7 +2,7 @@ import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import type {
   CircuitBreakers, HealthCheck, HeaderMatcher, LocalReplyConfig, OutlierDetection, RetryPolicy,
 } from "./envoy-api.ts";
-import { seconds } from "./hardening.ts";
+import { seconds } from "./envoy-fields.ts";
 
 /**
  * Failover settings shared by every cluster and route of the edge, derived from the topology.

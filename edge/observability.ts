@@ -2,7 +2,8 @@ import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import { EDGE_HEALTH_PATH } from "../infra/topology/names.ts";
 import type { AccessLog, Cluster, Listener, Route } from "./envoy-api.ts";
 import { POP_HEADER, ROUTE_HEADER } from "./headers.ts";
-import { cluster, httpListener, ROUTER_FILTER } from "./hardening.ts";
+import { httpListener, ROUTER_FILTER } from "./listeners.ts";
+import { cluster } from "./clusters.ts";
 import type { Endpoint } from "./placement.ts";
 
 /** Access log, health answers, and the stats listener that exposes only metrics and readiness. */

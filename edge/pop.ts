@@ -7,7 +7,10 @@ import type {
 import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER } from "./headers.ts";
-import { address, cluster, httpListener, overloadManager, ROUTER_FILTER } from "./hardening.ts";
+import { address } from "./envoy-fields.ts";
+import { httpListener, ROUTER_FILTER } from "./listeners.ts";
+import { cluster } from "./clusters.ts";
+import { overloadManager } from "./overload.ts";
 import { datacenterConnectMs, failoverSettings, unavailableReply } from "./failover.ts";
 import { appRoutes } from "./app-routes.ts";
 import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";

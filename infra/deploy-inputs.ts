@@ -8,7 +8,7 @@ import { ensureSigningKeys } from "../upstreams/tokens/keys.ts";
 import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../edge/backbone-pki.ts";
 import type { PopBackboneTls } from "./constructs/pop.ts";
 import { bundleUpstreams } from "./upstreams-image.ts";
-import { daemonNofileFromEnv, decideNofile, type NofileDecision } from "./nofile.ts";
+import { daemonNofileFromEnv, decideNofile, withNofileDecision } from "./nofile.ts";
 import { renderDockerEnvoyConfigs } from "./envoy-configs.ts";
 
 export interface DeployImages {
@@ -20,15 +20,17 @@ export interface DeployImages {
 export interface DeployInputs {
   stateDir: string;
   images: DeployImages;
-  /** The rendered Envoy bootstrap of a POP or ingress container, by container name. */
+  /** The rendered Envoy bootstrap of a POP or ingress container, by container name; its connection limits fit `nofile`. */
   envoyConfig(containerName: string): string;
   filterWasmBase64: string;
   jwks: string;
   /** A POP's backbone CA, certificate and key from `<state>/backbone/`. */
   backboneTls(region: string, pop: string): PopBackboneTls;
   topologyYaml: string;
+  /** Open-files limit of the containers (nofile.ts). */
   nofile: number;
-  nofileDecision: NofileDecision;
+  /** Set when `nofile` and the connection limits were lowered below the topology's. */
+  nofileWarning?: string;
 }
 
 export const FILTER_WASM = join(repoRoot, "filters/region-router/build/region_router.wasm");
@@ -40,8 +42,8 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
   const keys = ensureSigningKeys(stateDir);
   const pki = ensureBackbonePki(topology, join(stateDir, BACKBONE_STATE_SUBDIR));
   const caCertPem = readFileSync(pki.ca.certPath, "utf8");
-  const configs = renderDockerEnvoyConfigs(topology, topologyPath);
-  const nofileDecision = decideNofile(topology.resources.nofile, daemonNofileFromEnv());
+  const nofileDecision = decideNofile(topology.resources, daemonNofileFromEnv());
+  const configs = renderDockerEnvoyConfigs(withNofileDecision(topology, nofileDecision), topologyPath);
   return {
     stateDir,
     images: { envoy: pins.images.envoy.tag, upstreams: bundleUpstreams(topology.project).tag },
@@ -58,7 +60,7 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
       return { caCertPem, certPem, keyPath: own.keyPath, keyVersion: new X509Certificate(certPem).fingerprint256 };
     },
     topologyYaml: readFileSync(topologyPath, "utf8"),
-    nofile: nofileDecision.value,
-    nofileDecision,
+    nofile: nofileDecision.nofile,
+    ...(nofileDecision.warning ? { nofileWarning: nofileDecision.warning } : {}),
   };
 }

@@ -7,7 +7,7 @@ import { buildEdgeApp } from "./edge-app.ts";
 const path = topologyPath();
 const topology = loadTopology(path);
 const inputs = collectDeployInputs(topology, path);
-if (inputs.nofileDecision.warning) console.warn(inputs.nofileDecision.warning);
+if (inputs.nofileWarning) console.warn(inputs.nofileWarning);
 const app = new App();
 buildEdgeApp(app, topology, inputs);
 app.synth();

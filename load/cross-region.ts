@@ -10,7 +10,7 @@
 //                 default .edge/k6-summary.json
 //   PROFILE, VUS, DURATION, ITERATIONS, P95_MS: see lib/profiles.ts
 
-import http from "k6/http";
+import http, { type ObjectRefinedBatchRequest } from "k6/http";
 import { check, fail, sleep } from "k6";
 import { Counter } from "k6/metrics";
 import { loadProfile } from "./lib/profiles.ts";
@@ -21,7 +21,6 @@ import {
   expectedHops,
   header,
   parseRoute,
-  type EdgeOutputs,
   type EdgeResponse,
   type OwnerSource,
 } from "./lib/edge-response.ts";
@@ -35,15 +34,13 @@ import {
   routeMatrixFromMetrics,
   type RouteCell,
 } from "./lib/route-matrix.ts";
-
-declare const __ENV: Record<string, string | undefined>;
-declare function open(path: string): string;
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
 const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-summary.json";
 
-const outputs = JSON.parse(open(outputsFile)) as EdgeOutputs;
+const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
 const profile = loadProfile(__ENV);
@@ -92,7 +89,8 @@ interface Probe {
 }
 
 export default function sweep(): void {
-  const requests: unknown[] = [];
+  // Text bodies (k6's default response type), which the classification parses.
+  const requests: ObjectRefinedBatchRequest<"text">[] = [];
   const probes: Probe[] = [];
   for (const pop of outputs.pops) {
     for (const app of outputs.apps) {
@@ -105,6 +103,7 @@ export default function sweep(): void {
           url,
           params: {
             headers: { authorization: `Bearer ${tokens[ownerRegion]}` },
+            responseType: "text",
             tags: { entry_region: pop.region, owner_region: ownerRegion, source: "jwt", app: app.name },
           },
         });
@@ -117,6 +116,7 @@ export default function sweep(): void {
           url,
           params: {
             headers: { host: tenant.host },
+            responseType: "text",
             tags: { entry_region: pop.region, owner_region: tenant.region, source: "host", app: app.name },
           },
         });
@@ -124,7 +124,7 @@ export default function sweep(): void {
     }
   }
 
-  const responses = http.batch(requests as never) as unknown as EdgeResponse[];
+  const responses: EdgeResponse[] = http.batch(requests);
   responses.forEach((response, index) => {
     const probe = probes[index]!;
     const reply = appReply(response);

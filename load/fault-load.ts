@@ -16,7 +16,8 @@ import http from "k6/http";
 import exec from "k6/execution";
 import { fail } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { classifyResponse, type EdgeOutputs, type EdgeResponse } from "./lib/edge-response.ts";
+import { classifyResponse } from "./lib/edge-response.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 import {
   DURATION_TREND,
   ERROR_RATE,
@@ -33,14 +34,11 @@ import { MISROUTE_COUNTER } from "./lib/route-matrix.ts";
 import { popsNotReady } from "./lib/pop-readiness.ts";
 import { faultSummaryFromMetrics, type SummaryMetrics } from "./lib/fault-summary.ts";
 
-declare const __ENV: Record<string, string | undefined>;
-declare function open(path: string): string;
-
 const outputsFile = __ENV.OUTPUTS_FILE || "../.edge/outputs.json";
 const tokensFile = __ENV.TOKENS_FILE || "../.edge/k6-tokens.json";
 const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-fault-summary.json";
 
-const outputs = JSON.parse(open(outputsFile)) as EdgeOutputs;
+const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
 const plan = validatePlan(
@@ -95,7 +93,7 @@ export default function faultLoad(): void {
     app: request.app,
   };
   const startMs = Date.now();
-  const response = http.get(request.url, { headers, tags, timeout: plan.requestTimeout ?? "10s" }) as unknown as EdgeResponse & { error: string };
+  const response = http.get(request.url, { headers, tags, timeout: plan.requestTimeout ?? "10s", responseType: "text" });
   const durationMs = Date.now() - startMs;
   const { outcome, reason } = classifyResponse(request, response, regions, plan.owners[request.ownerRegion]?.expected);
 

@@ -11,14 +11,12 @@ import type { RouteCell } from "./lib/route-matrix.ts";
 import type { FaultLoadPlan } from "./lib/fault-plan.ts";
 import type { FaultLoadSummary } from "./lib/fault-summary.ts";
 import { parseFaultLog, type FaultLogEntry } from "./lib/fault-log.ts";
-import type { DeployOutputs } from "../infra/commands/outputs.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "cross-region.ts");
 const FAULT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "fault-load.ts");
 /** k6 exits with this code when a threshold failed; any other non-zero code means the run itself failed. */
 export const K6_THRESHOLDS_FAILED = 99;
-
-export type { DeployOutputs };
 
 /** What cross-region.ts writes to SUMMARY_FILE. */
 export interface LoadSummary {

@@ -4,14 +4,13 @@
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { repoRoot } from "./toolchain/paths.ts";
+import { NON_SOURCE_DIRS, repoRoot } from "./toolchain/paths.ts";
 
 type Tier = "unit" | "docker";
-const skipDirs = new Set(["node_modules", ".git", ".tools", ".edge", "cdktf.out", "build"]);
 
 function testFiles(dir: string, found: string[] = []): string[] {
   for (const entry of readdirSync(dir)) {
-    if (skipDirs.has(entry)) continue;
+    if (NON_SOURCE_DIRS.has(entry)) continue;
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) testFiles(path, found);
     else if (entry.endsWith(".test.ts")) found.push(relative(repoRoot, path));

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import type { Topology } from "../../infra/topology/model.ts";
 import { validateTopology } from "../../infra/topology/load.ts";
-import { DISCOVERY_CLUSTER, localCluster, peerCluster, popContainer, popSpiffeId } from "../../infra/topology/names.ts";
+import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, SERVICE_HEALTH_PATH, localCluster, peerCluster, popContainer, popSpiffeId } from "../../infra/topology/names.ts";
 import { bootstrapYaml, renderProxies, type RenderedProxy } from "../bootstraps.ts";
 import type { Bootstrap, Cluster, HttpConnectionManager, Listener, RouteAction, WasmFilter } from "../envoy-api.ts";
 import type { RegionRouterConfig } from "../filter-config.ts";
@@ -99,7 +99,7 @@ for (const [label, build] of topologies) {
             const peerRouters = clusterNamed(proxy.bootstrap, peerCluster(peer.name));
             const expected = peer.pops.map((pop) => placement.popBackboneEndpoint(peer.name, pop.name, proxy.region));
             assert.deepEqual(endpointsOf(peerRouters), expected.map((endpoint) => `${endpoint.address}:${endpoint.port}`));
-            assert.equal(peerRouters.health_checks?.[0]?.http_health_check.path, "/edge/healthz");
+            assert.equal(peerRouters.health_checks?.[0]?.http_health_check.path, EDGE_HEALTH_PATH);
             assert.ok(peerRouters.outlier_detection);
           }
           assert.equal(
@@ -252,7 +252,7 @@ for (const [label, build] of topologies) {
           }
           const backbone = connectionManager(listener(proxy.bootstrap, "backbone")).route_config.virtual_hosts.flatMap((host) => host.routes);
           const health = backbone[0]!;
-          assert.deepEqual(health.match, { path: "/edge/healthz" });
+          assert.deepEqual(health.match, { path: EDGE_HEALTH_PATH });
           assert.equal(health.direct_response?.status, 200);
           assert.deepEqual(Object.keys(health.typed_per_filter_config ?? {}).sort(), ["envoy.filters.http.jwt_authn"], "the health check runs through the region router");
         }
@@ -317,11 +317,11 @@ for (const [label, build] of topologies) {
               endpointsOf(appCluster),
               placement.appEndpoints(proxy.region, app.name).map((endpoint) => `${endpoint.address}:${endpoint.port}`),
             );
-            assert.equal(appCluster.health_checks?.[0]?.http_health_check.path, "/healthz");
+            assert.equal(appCluster.health_checks?.[0]?.http_health_check.path, SERVICE_HEALTH_PATH);
             const protocol = appCluster.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
             assert.ok(protocol && "http2_protocol_options" in protocol.explicit_http_config);
           }
-          assert.deepEqual(routes[0]?.match, { path: "/edge/healthz" });
+          assert.deepEqual(routes[0]?.match, { path: EDGE_HEALTH_PATH });
         }
       });
 

@@ -85,7 +85,7 @@ function isUpToDate(): boolean {
   return inputs.every((input) => statSync(input).mtimeMs < built);
 }
 
-/** Problems with the module's ABI surface, as Envoy 1.38 would see them. */
+/** Problems with the module's ABI surface, as the pinned Envoy (scripts/toolchain/versions.ts) would see them. */
 function abiProblems(bytes: Buffer): string[] {
   const module = new WebAssembly.Module(new Uint8Array(bytes));
   const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`);

@@ -5,8 +5,9 @@ import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import { run, StepError } from "../../scripts/toolchain/commands.ts";
 import { pins } from "../../scripts/toolchain/versions.ts";
 import type { Topology } from "../topology/model.ts";
+import { publishedHostPorts } from "../topology/inventory.ts";
 import { BUSYBOX } from "../constructs/container-settings.ts";
-import { LABEL_PROJECT } from "../constructs/labels.ts";
+import { projectHostPorts } from "./docker-objects.ts";
 
 /** Runs a project npm script's entry (setup, filter build) in a child, inheriting output. */
 export function runProjectScript(step: string, script: string): void {
@@ -32,25 +33,16 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Host ports the deploy publishes, with the topology field that sets each. */
-export function publishedPorts(topology: Topology): { port: number; field: string }[] {
-  return topology.regions.flatMap((region, r) =>
-    region.dockerHost
-      ? []
-      : region.pops.flatMap((pop, p) => [
-          { port: pop.clientPort, field: `regions[${r}].pops[${p}].clientPort` },
-          { port: pop.statsPort, field: `regions[${r}].pops[${p}].statsPort` },
-        ]),
-  );
-}
-
-/** Ports held by this project's own containers are fine (a redeploy); anything else is a clash. */
+/**
+ * Ports held by this project's own containers are fine (a redeploy); anything else is a clash.
+ * Only ports published on this host are checked: a region with dockerHost publishes on its own.
+ */
 export async function assertPortsFree(topology: Topology): Promise<void> {
-  const ours = run("docker", ["ps", "--filter", `label=${LABEL_PROJECT}=${topology.project}`, "--format", "{{.Ports}}"]).stdout;
+  const ours = new Set(projectHostPorts(topology.project).filter((p) => p.address === "127.0.0.1").map((p) => p.port));
   const clashes: string[] = [];
-  for (const { port, field } of publishedPorts(topology)) {
-    if (ours.includes(`127.0.0.1:${port}->`)) continue;
-    if (!(await portFree(port))) clashes.push(`${field} = ${port}`);
+  for (const { port, owner } of publishedHostPorts(topology).filter((p) => p.dockerHost === undefined)) {
+    if (ours.has(port)) continue;
+    if (!(await portFree(port))) clashes.push(`${owner} = ${port}`);
   }
   if (clashes.length > 0) {
     throw new StepError("check host ports", `port(s) already in use on 127.0.0.1: ${clashes.join(", ")}`, "stop what uses them, or choose other ports in the topology");

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { StepError } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
-import type { Topology } from "../topology/model.ts";
 import { listContainers } from "../topology/inventory.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
 import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../../edge/backbone-pki.ts";
@@ -16,7 +15,8 @@ import { regionStackName, sharedStackName } from "../edge-app.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
 import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./deploy-environment.ts";
 import { waitHealthy } from "./docker-objects.ts";
-import { cdktfOutputsPath, writeDeployOutputs, type DeployOutputs } from "./outputs.ts";
+import { cdktfOutputsPath, writeDeployOutputs } from "./outputs.ts";
+import type { DeployOutputs } from "../deploy-outputs.ts";
 import { reportFailure, step } from "./step.ts";
 import { checkRouting } from "./routing-check.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
@@ -27,10 +27,6 @@ export interface DeployOptions {
   skipSetup?: boolean;
   /** Keep Terraform's plan and apply output to a failure (tests); the user sees it by default. */
   quiet?: boolean;
-}
-
-export function containerCount(topology: Topology): number {
-  return listContainers(topology).length;
 }
 
 export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs> {
@@ -44,7 +40,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     throw new StepError("select regions", `unknown region(s): ${unknown.join(", ")}`, `choose from ${topology.regions.map((r) => r.name).join(", ")}`);
   }
   const daemonLimit = await step("measure the Docker daemon's open-files limit", daemonNofileHardLimit);
-  const nofile = decideNofile(topology.resources.nofile, daemonLimit);
+  const nofile = decideNofile(topology.resources, daemonLimit);
   if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
   mkdirSync(stateDir, { recursive: true });
   await step("signing keys", () => ensureSigningKeys(stateDir));
@@ -67,7 +63,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     if (options.quiet) console.error(result.output.slice(-6000));
     throw new StepError("cdktf deploy", "Terraform reported errors (above)", "fix the cause and re-run `npm run deploy`; `npm run destroy` removes what was created");
   }
-  const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, containerCount(topology), 180_000));
+  const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, listContainers(topology).map((c) => c.name), 180_000));
   if (unhealthy.length > 0) {
     throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, "read `docker logs <container>`");
   }
@@ -76,7 +72,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
   if (misrouted.length > 0) {
     throw new StepError("check routing", misrouted.slice(0, 5).join("; "), "read `docker logs <pop container>` (the access log shows x-edge-route)");
   }
-  console.log(`deploy: ${containerCount(topology)} containers healthy in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  console.log(`deploy: ${listContainers(topology).length} containers healthy in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   for (const pop of outputs.pops) console.log(`  ${pop.id.padEnd(28)} ${pop.clientUrl}  stats ${pop.statsUrl}/stats/prometheus`);
   return outputs;
 }

@@ -19,6 +19,22 @@ export function projectObjects(project: string): ProjectObjects {
   };
 }
 
+export interface HostPort {
+  /** Host address the port is bound on, as Docker prints it (`127.0.0.1`, `0.0.0.0`, `[::]`). */
+  address: string;
+  port: number;
+}
+
+/** The host ports in `docker ps --format {{.Ports}}` output, e.g. `127.0.0.1:28001->8080/tcp, [::]:30443->8443/tcp`. */
+export function parseHostPorts(text: string): HostPort[] {
+  return [...text.matchAll(/(\S+):(\d+)->/g)].map((m) => ({ address: m[1]!, port: Number(m[2]) }));
+}
+
+/** Host ports the project's running containers publish. */
+export function projectHostPorts(project: string): HostPort[] {
+  return parseHostPorts(run("docker", ["ps", "--filter", `label=${LABEL_PROJECT}=${project}`, "--format", "{{.Ports}}"]).stdout);
+}
+
 export interface ContainerHealth {
   name: string;
   state: string;
@@ -34,14 +50,25 @@ export function containerHealth(project: string): ContainerHealth[] {
   });
 }
 
-/** Waits until every project container is running and healthy; returns the ones that are not. */
-export async function waitHealthy(project: string, expected: number, timeoutMs: number): Promise<ContainerHealth[]> {
+/**
+ * The containers of `expected` that are not running and healthy (state `missing` when absent), and
+ * any other project container that is not; empty when all are.
+ */
+export function unhealthyContainers(all: ContainerHealth[], expected: string[]): ContainerHealth[] {
+  const present = new Set(all.map((c) => c.name));
+  return [
+    ...all.filter((c) => c.state !== "running" || c.health !== "healthy"),
+    ...expected.filter((name) => !present.has(name)).map((name) => ({ name, state: "missing", health: "none" })),
+  ];
+}
+
+/** Waits until every expected container (and any other project container) is running and healthy; returns the ones that are not. */
+export async function waitHealthy(project: string, expected: string[], timeoutMs: number): Promise<ContainerHealth[]> {
   const deadline = Date.now() + timeoutMs;
   let bad: ContainerHealth[] = [];
   while (Date.now() < deadline) {
-    const all = containerHealth(project);
-    bad = all.filter((c) => c.state !== "running" || c.health !== "healthy");
-    if (all.length >= expected && bad.length === 0) return [];
+    bad = unhealthyContainers(containerHealth(project), expected);
+    if (bad.length === 0) return [];
     await new Promise((r) => setTimeout(r, 1000));
   }
   return bad;

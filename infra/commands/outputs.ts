@@ -2,18 +2,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join } from "node:path";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import type { Topology } from "../topology/model.ts";
-import type { PopOutput } from "../stacks/region-stack.ts";
+import type { DeployOutputs, PopOutput } from "../deploy-outputs.ts";
 import { popId } from "../topology/names.ts";
-
-/** What `npm run deploy` leaves for load/ and the tests: `.edge/outputs.json`. */
-export interface DeployOutputs {
-  project: string;
-  regions: string[];
-  pops: PopOutput[];
-  tenants: { host: string; region: string }[];
-  apps: { name: string; prefix: string }[];
-  jwt: { issuer: string; audiences: string[]; regionClaim: string };
-}
 
 export const outputsPath = () => join(stateDir, "outputs.json");
 export const cdktfOutputsPath = () => join(stateDir, "cdktf-outputs.json");

@@ -1,5 +1,5 @@
 import type { Topology } from "../topology/model.ts";
-import type { PopOutput } from "../stacks/region-stack.ts";
+import type { PopOutput } from "../deploy-outputs.ts";
 import { get } from "./http-probe.ts";
 
 /**

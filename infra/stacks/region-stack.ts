@@ -10,19 +10,12 @@ import { Datacenter } from "../constructs/datacenter.ts";
 import { EdgeStack } from "./edge-stack.ts";
 import type { DeployInputs } from "../deploy-inputs.ts";
 import { backboneNetworkName, datacenterNetworkName } from "../network-names.ts";
+import type { PopOutput } from "../deploy-outputs.ts";
 
 export interface RegionStackProps {
   topology: Topology;
   region: Region;
   inputs: DeployInputs;
-}
-
-export interface PopOutput {
-  id: string;
-  region: string;
-  pop: string;
-  clientUrl: string;
-  statsUrl: string;
 }
 
 /** One region: its POPs (outer rim) and its datacenter (inner rim), on its own datacenter network. */

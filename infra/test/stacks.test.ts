@@ -1,17 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { App, Testing } from "cdktf";
+import { parse } from "yaml";
 import { validateTopology, loadTopology } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
 import { validRaw } from "../topology/test/fixtures.ts";
 import { appContainer, popContainer } from "../topology/names.ts";
 import { buildEdgeApp, regionStackName, sharedStackName } from "../edge-app.ts";
 import type { DeployInputs } from "../deploy-inputs.ts";
-import { decideNofile } from "../nofile.ts";
+import { decideNofile, withNofileDecision } from "../nofile.ts";
+import { renderDockerEnvoyConfigs } from "../envoy-configs.ts";
+import { maxGlobalConnections } from "../topology/rules.ts";
 import { backboneNetworkName, datacenterNetworkName } from "../network-names.ts";
 import { pins } from "../../scripts/toolchain/versions.ts";
 import { ENVOY_FILES } from "../constructs/container-settings.ts";
 import { LABEL_PROJECT, LABEL_REGION, LABEL_RIM, LABEL_ROLE } from "../constructs/labels.ts";
+import type { Bootstrap } from "../../edge/envoy-api.ts";
 
 interface SynthContainer {
   name: string;
@@ -26,7 +30,7 @@ interface SynthContainer {
   memory: number;
 }
 
-function inputs(nofile: number): DeployInputs {
+function inputs(nofile: number, overrides: Partial<DeployInputs> = {}): DeployInputs {
   return {
     stateDir: "/tmp/edgerim-test-state",
     images: { envoy: pins.images.envoy.tag, upstreams: "shop/upstreams:0123456789ab" },
@@ -41,13 +45,13 @@ function inputs(nofile: number): DeployInputs {
     }),
     topologyYaml: "project: shop\n",
     nofile,
-    nofileDecision: { value: nofile },
+    ...overrides,
   };
 }
 
-function synthRegions(topology: Topology, nofile = topology.resources.nofile) {
+function synthRegions(topology: Topology, nofile = topology.resources.nofile, overrides: Partial<DeployInputs> = {}) {
   const app = Testing.app();
-  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(nofile));
+  const { shared, regions } = buildEdgeApp(app as App, topology, inputs(nofile, overrides));
   const parse = (stack: Parameters<typeof Testing.synth>[0]) => JSON.parse(Testing.synth(stack)) as {
     terraform: { required_providers: { docker: { version: string } }; backend: { local: { path: string } } };
     provider: { docker: { host?: string }[] };
@@ -138,18 +142,59 @@ test("Pop: nofile soft = hard = the topology value (262144 by default) when the 
   for (const c of envoys) assert.deepEqual(c.ulimit, [{ name: "nofile", soft: 262144, hard: 262144 }]);
 });
 
-test("nofile: a lower daemon limit clamps with one visible warning; a higher or unknown one changes nothing", () => {
-  assert.deepEqual(decideNofile(262144, undefined), { value: 262144 });
-  assert.deepEqual(decideNofile(262144, 1048576), { value: 262144 });
-  const clamped = decideNofile(262144, 20000);
-  assert.equal(clamped.value, 20000);
-  assert.match(clamped.warning!, /^WARNING: resources\.nofile is 262144 .* hard limit is 20000/);
-  const topology = validateTopology(validRaw());
-  const { regions } = synthRegions(topology, clamped.value);
-  for (const c of regions.flatMap(containers).filter((c) => c.ulimit)) assert.deepEqual(c.ulimit, [{ name: "nofile", soft: 20000, hard: 20000 }]);
+test("nofile: a higher or unknown daemon limit changes neither nofile nor the connection limits, and warns of nothing", () => {
+  const resources = { nofile: 262144, connections: { perListener: 8192, global: 16384 } };
+  assert.deepEqual(decideNofile(resources, undefined), { nofile: 262144, connections: { perListener: 8192, global: 16384 } });
+  assert.deepEqual(decideNofile(resources, 262144), { nofile: 262144, connections: { perListener: 8192, global: 16384 } });
+  assert.deepEqual(decideNofile(resources, 1048576), { nofile: 262144, connections: { perListener: 8192, global: 16384 } });
 });
 
-test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a change replaces only that POP)", () => {
+test("nofile: a lower daemon limit clamps nofile, lowers connections.global to nofile / 2 (and perListener to global) when above, and the warning says each", () => {
+  const resources = { nofile: 262144, connections: { perListener: 8192, global: 16384 } };
+  // Room for the topology's connections: only nofile is lowered.
+  const roomy = decideNofile(resources, 40000);
+  assert.deepEqual([roomy.nofile, roomy.connections], [40000, { perListener: 8192, global: 16384 }]);
+  assert.match(roomy.warning!, /^WARNING: resources\.nofile is 262144 but the Docker daemon's open-files hard limit is 40000; Envoy containers get nofile=40000\. Raise/);
+  // global over 20001 / 2: lowered to the floor; perListener still fits.
+  const tight = decideNofile(resources, 20001);
+  assert.deepEqual([tight.nofile, tight.connections], [20001, { perListener: 8192, global: 10000 }]);
+  assert.match(tight.warning!, /Envoy containers get nofile=20001 and connections\.global=10000 \(topology: 16384\), to stay within nofile \/ 2\. Raise/);
+  // global lowered below perListener: perListener follows it.
+  const tighter = decideNofile(resources, 10000);
+  assert.deepEqual([tighter.nofile, tighter.connections], [10000, { perListener: 5000, global: 5000 }]);
+  assert.match(tighter.warning!, /nofile=10000 and connections\.global=5000 \(topology: 16384\) and connections\.perListener=5000 \(topology: 8192\), to stay within/);
+  for (const decision of [roomy, tight, tighter]) {
+    assert.ok(decision.connections.global <= maxGlobalConnections(decision.nofile), "the topology rule holds for what Envoy gets");
+    assert.ok(decision.connections.perListener <= decision.connections.global);
+  }
+});
+
+test("nofile: a clamped deploy gives containers the clamped nofile and every Envoy bootstrap the lowered connection limits", () => {
+  const topology = loadTopology();
+  const clamped = decideNofile(topology.resources, 20000);
+  const { regions } = synthRegions(topology, clamped.nofile);
+  for (const c of regions.flatMap(containers).filter((c) => c.ulimit)) assert.deepEqual(c.ulimit, [{ name: "nofile", soft: 20000, hard: 20000 }]);
+
+  const configs = renderDockerEnvoyConfigs(withNofileDecision(topology, clamped), "/work/topology.yaml");
+  assert.ok(configs.size > 0);
+  for (const [container, yaml] of configs) {
+    const bootstrap = parse(yaml) as Bootstrap;
+    const downstream = bootstrap.overload_manager.resource_monitors.find((m) => m.name === "envoy.resource_monitors.global_downstream_max_connections");
+    assert.deepEqual(downstream?.typed_config, {
+      "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+      max_active_downstream_connections: 10000,
+    }, container);
+    for (const l of bootstrap.static_resources.listeners) {
+      const limit = l.filter_chains[0]!.filters.find((f) => f.name === "envoy.filters.network.connection_limit");
+      assert.equal((limit?.typed_config as { max_connections: number } | undefined)?.max_connections, topology.resources.connections.perListener, `${container} ${l.name}`);
+    }
+    const thresholds = bootstrap.static_resources.clusters.flatMap((c) => (c.circuit_breakers?.thresholds ?? []).map((t) => [c.name, t] as const));
+    assert.ok(thresholds.length > 0, `${container} has circuit breakers`);
+    for (const [name, threshold] of thresholds) assert.equal(threshold.max_requests, 10000, `${container} ${name}`);
+  }
+});
+
+test("Pop: the Envoy config, filter and JWKS are uploaded into the container", () => {
   const topology = validateTopology(validRaw());
   const { regions } = synthRegions(topology);
   const name = popContainer(topology.project, "south", "p1");
@@ -158,6 +203,53 @@ test("Pop: the Envoy config, filter and JWKS are uploaded into the container (a 
   assert.equal(files[ENVOY_FILES.config], `# envoy bootstrap of ${name}\n`);
   assert.equal(files[ENVOY_FILES.wasm], Buffer.from("wasm").toString("base64"));
   assert.equal(files[ENVOY_FILES.jwks], '{"keys":[]}');
+});
+
+type Synth = ReturnType<typeof synthRegions>;
+
+/**
+ * Every attribute that differs between two synths of the same stacks, as `<container name>: <attribute>`
+ * for containers and `<stack>/<resource type>.<id>: <attribute>` for anything else.
+ */
+function changedAttributes(before: Synth, after: Synth): string[] {
+  type Resources = Record<string, Record<string, Record<string, unknown>>>;
+  const stacks = (synth: Synth) => [synth.shared, ...synth.regions].map((stack) => stack.resource as unknown as Resources);
+  const changed: string[] = [];
+  stacks(before).forEach((a, i) => {
+    const b = stacks(after)[i]!;
+    for (const type of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      for (const id of new Set([...Object.keys(a[type] ?? {}), ...Object.keys(b[type] ?? {})])) {
+        const was = a[type]?.[id] ?? {};
+        const is = b[type]?.[id] ?? {};
+        const what = type === "docker_container" ? String(was.name ?? is.name) : `${i}/${type}.${id}`;
+        for (const attribute of new Set([...Object.keys(was), ...Object.keys(is)])) {
+          if (JSON.stringify(was[attribute]) !== JSON.stringify(is[attribute])) changed.push(`${what}: ${attribute}`);
+        }
+      }
+    }
+  });
+  return changed.sort();
+}
+
+// The provider declares `upload` ForceNew (kreuzwerker/docker, internal/provider/resource_docker_container.go):
+// Terraform replaces a container whose upload changed. What a change replaces is therefore the set of
+// containers whose upload it changes, provided it changes nothing else.
+test("Pop: a change to one POP's Envoy config changes that POP's container, only in its upload, and nothing else in any stack", () => {
+  const topology = validateTopology(validRaw());
+  const target = popContainer(topology.project, "south", "p1");
+  const before = synthRegions(topology);
+  const after = synthRegions(topology, undefined, {
+    envoyConfig: (name) => `# envoy bootstrap of ${name}\n${name === target ? "# changed\n" : ""}`,
+  });
+  assert.deepEqual(changedAttributes(before, after), [`${target}: upload`]);
+});
+
+test("Pop: a new filter build changes every POP's upload and no other container or resource", () => {
+  const topology = validateTopology(validRaw());
+  const before = synthRegions(topology);
+  const after = synthRegions(topology, undefined, { filterWasmBase64: Buffer.from("wasm, rebuilt").toString("base64") });
+  const pops = topology.regions.flatMap((r) => r.pops.map((p) => `${popContainer(topology.project, r.name, p.name)}: upload`));
+  assert.deepEqual(changedAttributes(before, after), pops.sort());
 });
 
 test("Pop: gets its own backbone certificate and the CA; its key is uploaded from the state file with mode 0600, never as content", () => {

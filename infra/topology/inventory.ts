@@ -39,19 +39,22 @@ export interface PublishedPort {
   port: number;
   /** Field path that claims the port. */
   owner: string;
+  /** The region's Docker daemon, on whose host the port is published; undefined: this host, on 127.0.0.1. */
+  dockerHost: string | undefined;
 }
 
 /** Every host port the topology publishes (all on 127.0.0.1, or on the region's Docker host). */
 export function publishedHostPorts(topology: Topology): PublishedPort[] {
   return topology.regions.flatMap((region, r) =>
     region.pops.flatMap((pop, p) => {
+      const { dockerHost } = region;
       const ports: PublishedPort[] = [
-        { port: pop.clientPort, owner: `regions[${r}].pops[${p}].clientPort` },
-        { port: pop.statsPort, owner: `regions[${r}].pops[${p}].statsPort` },
+        { port: pop.clientPort, owner: `regions[${r}].pops[${p}].clientPort`, dockerHost },
+        { port: pop.statsPort, owner: `regions[${r}].pops[${p}].statsPort`, dockerHost },
       ];
       const backbone = backboneHostPort(region, p);
       if (backbone !== undefined) {
-        ports.push({ port: backbone, owner: `regions[${r}].backbonePort (+${p} for pops[${p}])` });
+        ports.push({ port: backbone, owner: `regions[${r}].backbonePort (+${p} for pops[${p}])`, dockerHost });
       }
       return ports;
     }),

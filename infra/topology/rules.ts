@@ -337,6 +337,11 @@ const containerPortsDistinct = (view: RuleView): Problem[] => {
   return problems;
 };
 
+/** Every downstream connection may need an upstream one, plus files and sockets of Envoy itself. */
+export function maxGlobalConnections(nofile: number): number {
+  return Math.floor(nofile / 2);
+}
+
 const connectionLimitsFit = (view: RuleView): Problem[] => {
   const resources = view.resources;
   if (!resources) return [];
@@ -348,11 +353,10 @@ const connectionLimitsFit = (view: RuleView): Problem[] => {
       message: `${perListener} exceeds resources.connections.global (${global}); expected at most the global limit`,
     });
   }
-  // Every downstream connection may need an upstream one, plus files and sockets of Envoy itself.
-  if (global * 2 > resources.nofile) {
+  if (global > maxGlobalConnections(resources.nofile)) {
     problems.push({
       path: "resources.connections.global",
-      message: `${global} leaves too few file descriptors under resources.nofile (${resources.nofile}); expected at most nofile / 2 (${Math.floor(resources.nofile / 2)})`,
+      message: `${global} leaves too few file descriptors under resources.nofile (${resources.nofile}); expected at most nofile / 2 (${maxGlobalConnections(resources.nofile)})`,
     });
   }
   return problems;

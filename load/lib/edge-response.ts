@@ -1,24 +1,6 @@
 // What a response through the edge says about its route, and how a k6 script classifies it. Pure
 // functions with no k6 imports, so Node tests exercise exactly what the k6 scripts run.
 
-export interface PopOutput {
-  id: string;
-  region: string;
-  pop: string;
-  clientUrl: string;
-  statsUrl: string;
-}
-
-/** The fields of `.edge/outputs.json` the k6 scripts read. */
-export interface EdgeOutputs {
-  project: string;
-  regions: string[];
-  pops: PopOutput[];
-  tenants: { host: string; region: string }[];
-  apps: { name: string; prefix: string }[];
-  jwt: { issuer: string; audiences: string[] };
-}
-
 /** The part of a k6 response the classification reads. */
 export interface EdgeResponse {
   status: number;

@@ -3,11 +3,11 @@
 import {
   UNKNOWN_OWNER,
   OUTCOMES,
-  type EdgeOutputs,
   type ExpectedReply,
   type OwnerSource,
 } from "./edge-response.ts";
 import { MISROUTE_COUNTER } from "./route-matrix.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 
 export const OUTCOME_COUNTER = "edge_outcomes";
 export const ERROR_RATE = "edge_errors";
@@ -115,7 +115,7 @@ export interface MixedRequest {
  * (JWT), every tenant (Host) and, when asked, one unknown tenant. Taking the mix round-robin spreads
  * owners, sources and entry POPs evenly over any window longer than one cycle.
  */
-export function requestMix(outputs: Pick<EdgeOutputs, "regions" | "pops" | "tenants" | "apps">, unknownTenants: boolean): MixedRequest[] {
+export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "tenants" | "apps">, unknownTenants: boolean): MixedRequest[] {
   const owners: Omit<MixedRequest, "entryPop" | "entryRegion" | "url" | "app">[] = [
     ...outputs.regions.map((region) => ({ ownerRegion: region, source: "jwt" as const, userRegion: region })),
     ...outputs.tenants.map((tenant) => ({ ownerRegion: tenant.region, source: "host" as const, host: tenant.host })),

@@ -1,6 +1,6 @@
 // The setup check both k6 scripts run before sending load: every entry POP must be ready and its
 // client listener must answer. The HTTP client is passed in, so this file has no k6 imports.
-import type { PopOutput } from "./edge-response.ts";
+import type { PopOutput } from "../../infra/deploy-outputs.ts";
 
 export type ProbeGet = (url: string) => { status: number; error: string };
 

@@ -1,6 +1,6 @@
 // When a POP leaves rotation: the POPs of every other region hold it in their `edge-router-<region>`
 // cluster, and count it out of `membership_healthy` once their health checks (or DNS) drop it.
-import type { PopOutput } from "../lib/edge-response.ts";
+import type { PopOutput } from "../../infra/deploy-outputs.ts";
 import { peerCluster } from "../../infra/topology/names.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -10,11 +10,13 @@ import { repoRoot, stateDir as defaultStateDir } from "../../scripts/toolchain/p
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { loadTopology, topologyPath } from "../../infra/topology/load.ts";
 import type { Topology } from "../../infra/topology/model.ts";
+import { listContainers } from "../../infra/topology/inventory.ts";
 import { popId } from "../../infra/topology/names.ts";
-import { containerCount, deploy } from "../../infra/commands/deploy.ts";
+import { deploy } from "../../infra/commands/deploy.ts";
 import { destroy } from "../../infra/commands/destroy.ts";
-import { containerHealth } from "../../infra/commands/docker-objects.ts";
-import { outputsPath, type DeployOutputs } from "../../infra/commands/outputs.ts";
+import { containerHealth, unhealthyContainers } from "../../infra/commands/docker-objects.ts";
+import { outputsPath } from "../../infra/commands/outputs.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 import { checkRouting } from "../../infra/commands/routing-check.ts";
 import { readDeployOutputs } from "../run.ts";
 import { RestoreStack, SCENARIO_NAMES, type Scenario, type ScenarioForm, type ScenarioName, type ScenarioResult } from "./scenario.ts";
@@ -50,8 +52,7 @@ export async function runningDeploy(topology: Topology): Promise<DeployOutputs |
   }
   const wanted = topology.regions.flatMap((r) => r.pops.map((p) => popId(r.name, p.name))).sort();
   if (outputs.project !== topology.project || JSON.stringify(outputs.pops.map((p) => p.id).sort()) !== JSON.stringify(wanted)) return undefined;
-  const containers = containerHealth(topology.project);
-  if (containers.length !== containerCount(topology) || containers.some((c) => c.state !== "running" || c.health !== "healthy")) return undefined;
+  if (unhealthyContainers(containerHealth(topology.project), listContainers(topology).map((c) => c.name)).length > 0) return undefined;
   return (await checkRouting(topology, outputs.pops, 3000)).length === 0 ? outputs : undefined;
 }
 

@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../scripts/toolchain/commands.ts";
 import type { Topology } from "../../infra/topology/model.ts";
-import type { DeployOutputs } from "../../infra/commands/outputs.ts";
-import { containerCount } from "../../infra/commands/deploy.ts";
+import { listContainers } from "../../infra/topology/inventory.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 import { waitHealthy } from "../../infra/commands/docker-objects.ts";
 import { checkRouting } from "../../infra/commands/routing-check.ts";
 import { runFaultLoad, type FaultLoadRunResult } from "../run.ts";
@@ -216,7 +216,7 @@ export async function runWithFault(
 
 /** After a restore: every container healthy again and every POP routing every tenant to its owner. */
 async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
-  const unhealthy = await waitHealthy(ctx.topology.project, containerCount(ctx.topology), 120_000);
+  const unhealthy = await waitHealthy(ctx.topology.project, listContainers(ctx.topology).map((c) => c.name), 120_000);
   if (unhealthy.length > 0) throw new Error(`not healthy after the restore: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`);
   const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, 60_000);
   if (misrouted.length > 0) throw new Error(`routing not restored: ${misrouted.slice(0, 3).join("; ")}`);

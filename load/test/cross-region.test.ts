@@ -10,7 +10,8 @@ import { startAppServer, type AppServer } from "../../upstreams/app/server.ts";
 import { decodeClaims } from "../../upstreams/tokens/decode.ts";
 import { formatRouteMatrix, routeCellThresholds } from "../lib/route-matrix.ts";
 import { loadProfile } from "../lib/profiles.ts";
-import { K6_THRESHOLDS_FAILED, runLoad, type DeployOutputs } from "../run.ts";
+import { K6_THRESHOLDS_FAILED, runLoad } from "../run.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 
 // Without Envoy there is no routing: each fixture "POP" URL is an app server of its own region,
 // so requests owned by the other region are served by the wrong one. That is what makes the

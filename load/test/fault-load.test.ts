@@ -8,7 +8,8 @@ import { classifyResponse, UNKNOWN_OWNER, type EdgeResponse, type RoutedRequest 
 import { durationSeconds, faultThresholds, requestMix, validatePlan, type FaultLoadPlan } from "../lib/fault-plan.ts";
 import { formatFaultLogEntry, loadStartedAt, formatLoadStarted, parseFaultLog, secondsUntilLastFailure, type FaultLogEntry } from "../lib/fault-log.ts";
 import { faultSummaryFromMetrics } from "../lib/fault-summary.ts";
-import { K6_THRESHOLDS_FAILED, runFaultLoad, type DeployOutputs } from "../run.ts";
+import { K6_THRESHOLDS_FAILED, runFaultLoad } from "../run.ts";
+import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 
 const A = "region-a";
 const B = "region-b";

@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, toolsDir } from "../toolchain/paths.ts";
 import { versionAtLeast } from "../toolchain/commands.ts";
+import { pins } from "../toolchain/versions.ts";
 
 function tsx(script: string, env: NodeJS.ProcessEnv) {
   const started = performance.now();
@@ -53,4 +54,23 @@ test("setup and doctor: a corrupted tool is reported by doctor and repaired by s
   } finally {
     rmSync(tools, { recursive: true, force: true });
   }
+});
+
+test("pins: every README and source that names an Envoy version names the pinned one (dated records aside)", () => {
+  const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.md", "*.ts"], { cwd: repoRoot, encoding: "utf8" });
+  assert.equal(listed.status, 0, listed.stderr);
+  // Decision records, benchmark and reliability results say what held on the day they were written.
+  const dated = (file: string) => file.startsWith("docs/decisions/") || file === "docs/benchmarks.md" || file === "docs/reliability.md";
+  const files = listed.stdout.split("\0").filter((file) => file !== "" && !dated(file));
+  assert.ok(files.includes("filters/testing/README.md") && files.includes("filters/region-router/build.ts"));
+  const [major, minor] = pins.envoy.version.split(".");
+  const stale: string[] = [];
+  for (const file of files) {
+    for (const match of readFileSync(join(repoRoot, file), "utf8").matchAll(/\bEnvoy v?(\d+)\.(\d+)(?:\.(\d+))?\b/g)) {
+      const named = match[0].replace(/^Envoy v?/, "");
+      const pinned = match[3] === undefined ? match[1] === major && match[2] === minor : named === pins.envoy.version;
+      if (!pinned) stale.push(`${file}: ${match[0]}`);
+    }
+  }
+  assert.deepEqual(stale, [], `pinned: Envoy ${pins.envoy.version} (scripts/toolchain/versions.ts)`);
 });

@@ -3,8 +3,36 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../toolchain/paths.ts";
+import { CHECKS, typeScriptSources, uncheckedFiles, uncheckedProblem } from "../typecheck.ts";
 
-test("typecheck: the TypeScript sources compile under strict settings", { timeout: 180_000 }, () => {
-  const r = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "tsconfig.json"], { cwd: repoRoot, encoding: "utf8" });
+test("typecheck: npm run typecheck passes every check (tsc for Node, tsc for k6, asc) over the whole repository", { timeout: 180_000 }, () => {
+  const r = spawnSync(process.execPath, [join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/typecheck.ts"], { cwd: repoRoot, encoding: "utf8" });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`.slice(0, 4000));
+  assert.match(r.stdout, /^typecheck: \d+ files in 5 checks .*: ok$/m);
+});
+
+test("typecheck: every .ts file of the repository is compiled by exactly the checks for its runtime", { timeout: 60_000 }, async () => {
+  const lists = new Map(await Promise.all(CHECKS.map(async (c) => [c.name, await c.files()] as const)));
+  const sources = typeScriptSources();
+  assert.deepEqual(uncheckedFiles(sources, [...lists.values()].flat()), []);
+  const node = lists.get("tsc -p tsconfig.json")!;
+  const k6 = lists.get("tsc -p load/tsconfig.k6.json")!;
+  const router = lists.get("asc --noEmit filters/region-router/assembly/*.ts")!;
+  // The k6 entry scripts need k6's globals, so only the k6 check compiles them; the libraries they
+  // import are compiled by both, which keeps them free of Node APIs k6 does not have.
+  for (const script of ["load/cross-region.ts", "load/fault-load.ts"]) {
+    assert.ok(k6.includes(script) && !node.includes(script), `${script}: k6 only`);
+  }
+  assert.ok(k6.includes("load/lib/edge-response.ts") && node.includes("load/lib/edge-response.ts"));
+  assert.ok(k6.every((file) => file.startsWith("load/") || file === "infra/deploy-outputs.ts"), `k6 compiles ${k6.join(", ")}`);
+  assert.deepEqual(router, sources.filter((f) => f.startsWith("filters/region-router/assembly/")));
+  assert.ok(!node.some((f) => f.startsWith("filters/region-router/assembly/")), "AssemblyScript is not TypeScript for tsc");
+});
+
+test("typecheck: a file no check compiles is named with where to add it", () => {
+  assert.deepEqual(uncheckedFiles(["a.ts", "b/c.ts"], ["a.ts", "b/c.ts", "node_modules/x.d.ts"]), []);
+  assert.equal(uncheckedProblem([]), undefined);
+  const unchecked = uncheckedFiles(["a.ts", "b/c.ts", "tools/new.ts"], ["a.ts", "b/c.ts"]);
+  assert.deepEqual(unchecked, ["tools/new.ts"]);
+  assert.match(uncheckedProblem(unchecked)!, /^typecheck: no check compiles tools\/new\.ts; add it to the include of tsconfig\.json or load\/tsconfig\.k6\.json, or to an AssemblyScript program in scripts\/typecheck\.ts$/);
 });

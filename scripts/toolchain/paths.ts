@@ -6,6 +6,8 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../.."
 export const toolsDir = process.env.EDGE_TOOLS_DIR ?? join(repoRoot, ".tools");
 export const toolsBinDir = join(toolsDir, "bin");
 export const stateDir = process.env.EDGE_STATE_DIR ?? join(repoRoot, ".edge");
+/** Folders of the repository that hold no source of it: dependencies, tools, state and generated output. */
+export const NON_SOURCE_DIRS: ReadonlySet<string> = new Set(["node_modules", ".git", ".tools", ".edge", "cdktf.out", "build"]);
 export const providerMirrorDir = join(toolsDir, "terraform-mirror");
 export const terraformCliConfig = join(toolsDir, "terraform.rc");
 

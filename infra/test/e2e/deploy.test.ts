@@ -18,7 +18,7 @@ import { runLoad } from "../../../load/run.ts";
 import { deploy } from "../../commands/deploy.ts";
 import { destroy } from "../../commands/destroy.ts";
 import { projectObjects } from "../../commands/docker-objects.ts";
-import type { DeployOutputs } from "../../commands/outputs.ts";
+import type { DeployOutputs } from "../../deploy-outputs.ts";
 import { LABEL_REGION, LABEL_PROJECT } from "../../constructs/labels.ts";
 import { get, routeOf } from "../../commands/http-probe.ts";
 import { runScenario, SCENARIOS } from "../../../load/scenarios/run.ts";

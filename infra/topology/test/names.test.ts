@@ -54,5 +54,7 @@ describe("derived names", () => {
       publishedHostPorts(remote).map((claim) => claim.port).sort(),
       [28001, 28002, 28011, 28500, 28501, 28600, 29001, 29002, 29011],
     );
+    assert.deepEqual(new Set(publishedHostPorts(remote).map((claim) => claim.dockerHost)), new Set(["ssh://north.hosts.test", "ssh://south.hosts.test"]));
+    assert.deepEqual(new Set(publishedHostPorts(local).map((claim) => claim.dockerHost)), new Set([undefined]), "local regions publish on this host");
   });
 });

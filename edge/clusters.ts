@@ -1,0 +1,57 @@
+import type { Cluster, Http2ProtocolOptions, HttpProtocolOptions, UpstreamTlsTransportSocket } from "./envoy-api.ts";
+import type { Endpoint } from "./placement.ts";
+import { address, seconds } from "./envoy-fields.ts";
+import { BUFFER_LIMIT_BYTES, HTTP2_OPTIONS } from "./limits.ts";
+
+/** The upstream clusters of every proxy of the edge: endpoints by priority, protocol, TLS. */
+
+/**
+ * Towards peers and datacenters, a PING every second finds a dead upstream (a stopped POP leaves
+ * no one to send a reset) within about 2 s, so its streams reset and retry on another host.
+ */
+const UPSTREAM_HTTP2_OPTIONS: Http2ProtocolOptions = {
+  ...HTTP2_OPTIONS,
+  connection_keepalive: { interval: "1s", timeout: "1s" },
+};
+
+export type UpstreamProtocol = "h2c" | "http1";
+
+function upstreamProtocol(protocol: UpstreamProtocol): HttpProtocolOptions {
+  return {
+    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+    common_http_protocol_options: { idle_timeout: "60s" },
+    explicit_http_config: protocol === "h2c" ? { http2_protocol_options: UPSTREAM_HTTP2_OPTIONS } : { http_protocol_options: {} },
+  };
+}
+
+export interface ClusterSpec {
+  name: string;
+  type: "STATIC" | "STRICT_DNS";
+  endpoints: Endpoint[];
+  /** Lower priorities, in order: each takes traffic only while the ones before it are unhealthy. */
+  lowerPriorities?: Endpoint[][];
+  protocol: UpstreamProtocol;
+  connectTimeoutMs: number;
+  /** TLS towards the endpoints; cleartext when absent. */
+  transportSocket?: UpstreamTlsTransportSocket;
+}
+
+export function cluster(spec: ClusterSpec): Cluster {
+  return {
+    name: spec.name,
+    type: spec.type,
+    ...(spec.type === "STRICT_DNS" ? { dns_lookup_family: "V4_ONLY" as const } : {}),
+    connect_timeout: seconds(spec.connectTimeoutMs),
+    lb_policy: "ROUND_ROBIN",
+    per_connection_buffer_limit_bytes: BUFFER_LIMIT_BYTES,
+    load_assignment: {
+      cluster_name: spec.name,
+      endpoints: [spec.endpoints, ...(spec.lowerPriorities ?? [])].map((endpoints, priority) => ({
+        ...(priority > 0 ? { priority } : {}),
+        lb_endpoints: endpoints.map((endpoint) => ({ endpoint: { address: address(endpoint) } })),
+      })),
+    },
+    typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
+    ...(spec.transportSocket ? { transport_socket: spec.transportSocket } : {}),
+  };
+}

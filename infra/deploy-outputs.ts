@@ -1,0 +1,21 @@
+// What `npm run deploy` leaves in `.edge/outputs.json` for load/ and the tests. Types only and no
+// imports, so the k6 scripts (which have no Node modules) read the same definition.
+
+/** One POP's URLs on the host, as its region stack outputs them. */
+export interface PopOutput {
+  /** `<region>-<pop>` (names.ts popId). */
+  id: string;
+  region: string;
+  pop: string;
+  clientUrl: string;
+  statsUrl: string;
+}
+
+export interface DeployOutputs {
+  project: string;
+  regions: string[];
+  pops: PopOutput[];
+  tenants: { host: string; region: string }[];
+  apps: { name: string; prefix: string }[];
+  jwt: { issuer: string; audiences: string[]; regionClaim: string };
+}
