@@ -70,7 +70,7 @@ export const DEFAULTS = {
   ports: { popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
   resources: {
     envoyConcurrency: 2,
-    nofile: 65536,
+    nofile: 262144,
     memoryMb: { pop: 256, ingress: 192, app: 128, discovery: 96 },
     connections: { perListener: 8192, global: 16384 },
   },
