@@ -96,9 +96,9 @@ export async function runFlood(session: BenchSession, plan: FloodPlan, log: (lin
       if (change !== 0) delta[name] = change;
     }
     const problems: string[] = [];
-    const non200Known = [unloaded, knownDuring].reduce((sum, window) => sum + window.scheduled - (window.statuses.get(200) ?? 0), 0);
+    const non200Known = [unloaded, knownDuring].reduce((sum, window) => sum + window.scheduled - window.unsent - (window.statuses.get(200) ?? 0), 0);
     if (non200Known > 0) problems.push(`${non200Known} known-tenant request(s) did not get a 200`);
-    if (flood.failed > 0) problems.push(`${flood.failed} flood request(s) got no response (${flood.firstError})`);
+    if (flood.failed > 0) problems.push(`${flood.failed} flood request(s) got no response${flood.firstError ? ` (${flood.firstError})` : ""}`);
     return {
       plan,
       unloaded,

@@ -20,8 +20,10 @@ export interface OpenLoopWindow {
   seconds: number;
   scheduled: number;
   completed: number;
-  /** Requests that got no response (connection errors, timeouts, still unanswered at the end). */
+  /** Requests sent that got no response (connection errors, timeouts, still in flight at the end). */
   failed: number;
+  /** Requests still queued 2 s after the schedule ended, dropped unsent: the proxy (or client) fell that far behind. */
+  unsent: number;
   statuses: Map<number, number>;
   p50Ms: number;
   p90Ms: number;
@@ -39,6 +41,7 @@ interface ClientResult {
   completed: number;
   errors: number;
   unanswered: number;
+  unsent: number;
   statuses: Record<string, number>;
   p50Us: number;
   p90Us: number;
@@ -114,6 +117,7 @@ export function startOpenLoop(options: OpenLoopOptions): RunningOpenLoop {
       scheduled: client.scheduled,
       completed: client.completed,
       failed: client.errors + client.unanswered,
+      unsent: client.unsent,
       statuses: new Map(Object.entries(client.statuses).map(([status, count]) => [Number(status), count])),
       p50Ms: client.p50Us / 1000,
       p90Ms: client.p90Us / 1000,

@@ -71,7 +71,7 @@ export function floodTable(flood: FloodResult): string {
   return table(
     ["measure", "value"],
     [
-      ["flood offered / answered", `${grouped(flood.plan.floodRate)} / ${grouped(answered)} requests/s for ${flood.flood.seconds.toFixed(0)} s, every host new (\`*${FLOOD_HOST_SUFFIX}\`)`],
+      ["flood offered / answered", `${grouped(flood.plan.floodRate)} / ${grouped(answered)} requests/s for ${flood.flood.seconds.toFixed(0)} s, every host new (\`*${FLOOD_HOST_SUFFIX}\`)${flood.flood.unsent > 0 ? `; ${grouped(flood.flood.unsent)} never sent (more than 2 s behind)` : ""}`],
       ["flood answers", [...flood.flood.statuses].sort(([x], [y]) => x - y).map(([status, count]) => `${status}: ${grouped(count)}`).join(", ") || "none"],
       ["proxy CPU per request, cached known tenant (no flood)", `${us(flood.cachedCpuUs)} µs`],
       ["proxy CPU per flood request (unknown host)", `${us(flood.floodCpuUs)} µs`],
@@ -90,7 +90,9 @@ export function floodTable(flood: FloodResult): string {
 export function sizingText(sizing: SizingResult): string {
   const rows = sizing.steps.map((step) => [grouped(step.rate), grouped(step.rps), `${(step.cpuShare * 100).toFixed(0)}%`, ms(step.p99Ms)]);
   const verdict = sizing.rpsAtTarget === null
-    ? `No two steps bracket ${TARGET_CPU_SHARE * 100}% CPU: no figure.`
+    ? sizing.saturated
+      ? `The machine stopped keeping up with the offered rate (answered < 90%) before the POP reached ${TARGET_CPU_SHARE * 100}% CPU: no figure; the client, the upstream or other load took the rest.`
+      : `No two steps bracket ${TARGET_CPU_SHARE * 100}% CPU: no figure.`
     : `**${grouped(sizing.rpsAtTarget)} requests/s at ${TARGET_CPU_SHARE * 100}% of ${sizing.cores} cores** (full POP, ${sizing.workers} workers).`;
   return [table(["offered rps", "answered rps", `proxy CPU (of ${sizing.cores} cores)`, "p99 ms"], rows, ["r", "r", "r", "r"]), "", verdict].join("\n");
 }

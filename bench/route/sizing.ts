@@ -36,6 +36,8 @@ export interface SizingResult {
   steps: SizingStep[];
   /** Requests per second at TARGET_CPU_SHARE; null when no two steps bracket it. */
   rpsAtTarget: number | null;
+  /** The machine stopped answering the offered rate before the POP reached the target share. */
+  saturated: boolean;
   rssBytes: number;
   problems: string[];
 }
@@ -69,12 +71,15 @@ export async function runSizing(session: BenchSession, plan: SizingPlan, cores: 
       const below = steps.some((candidate) => candidate.cpuShare <= TARGET_CPU_SHARE);
       const above = steps.some((candidate) => candidate.cpuShare >= TARGET_CPU_SHARE);
       if (below && above) break;
+      // Past what the machine answers: a higher rate only queues (the client and upstream share the cores).
+      if (window.completed < 0.9 * window.scheduled) break;
       // Aim the next step at the target from this one (CPU grows about linearly with rate), a bit past it.
       const factor = cpuShare > 0 ? (TARGET_CPU_SHARE / cpuShare) * (cpuShare < TARGET_CPU_SHARE ? 1.15 : 0.85) : 2;
-      rate = Math.max(100, Math.round((rate * Math.min(Math.max(factor, 0.25), 4)) / 100) * 100);
+      rate = Math.max(100, Math.round((rate * Math.min(Math.max(factor, 0.25), 2)) / 100) * 100);
     }
+    const saturated = rateAtShare(steps, TARGET_CPU_SHARE) === null && steps.some((step) => step.rps < 0.9 * step.rate);
     const problems = steps.filter((step) => step.failed > 0).map((step) => `${step.failed} request(s) without a response at ${step.rate} rps`);
-    return { workers: SIZING_WORKERS, cores, steps, rpsAtTarget: rateAtShare(steps, TARGET_CPU_SHARE), rssBytes: residentBytes(envoy.pid), problems };
+    return { workers: SIZING_WORKERS, cores, steps, rpsAtTarget: rateAtShare(steps, TARGET_CPU_SHARE), saturated, rssBytes: residentBytes(envoy.pid), problems };
   } finally {
     await envoy.stop();
   }

@@ -33,20 +33,21 @@ type entry struct {
 }
 
 type result struct {
-	Scheduled      int64            `json:"scheduled"`
-	Completed      int64            `json:"completed"`
-	Errors         int64            `json:"errors"`
-	Unanswered     int64            `json:"unanswered"`
-	Statuses       map[string]int64 `json:"statuses"`
-	P50Us          float64          `json:"p50Us"`
-	P90Us          float64          `json:"p90Us"`
-	P99Us          float64          `json:"p99Us"`
-	MaxUs          float64          `json:"maxUs"`
-	Seconds        float64          `json:"seconds"`
-	MaxBacklog     int              `json:"maxBacklog"`
-	CPUSeconds     float64          `json:"cpuSeconds"`
-	FirstError     string           `json:"firstError"`
-	DistinctHosts  int64            `json:"distinctHosts"`
+	Scheduled     int64            `json:"scheduled"`
+	Completed     int64            `json:"completed"`
+	Errors        int64            `json:"errors"`
+	Unanswered    int64            `json:"unanswered"`
+	Unsent        int64            `json:"unsent"`
+	Statuses      map[string]int64 `json:"statuses"`
+	P50Us         float64          `json:"p50Us"`
+	P90Us         float64          `json:"p90Us"`
+	P99Us         float64          `json:"p99Us"`
+	MaxUs         float64          `json:"maxUs"`
+	Seconds       float64          `json:"seconds"`
+	MaxBacklog    int              `json:"maxBacklog"`
+	CPUSeconds    float64          `json:"cpuSeconds"`
+	FirstError    string           `json:"firstError"`
+	DistinctHosts int64            `json:"distinctHosts"`
 }
 
 type worker struct {
@@ -56,6 +57,7 @@ type worker struct {
 	latencies []float64
 	statuses  map[int]int64
 	errors    int64
+	unsent    int64
 	firstErr  error
 }
 
@@ -222,6 +224,7 @@ func main() {
 	var wg sync.WaitGroup
 	random := rand.New(rand.NewSource(time.Now().UnixNano()))
 	hostPrefix := strconv.FormatInt(random.Int63(), 36)
+	dropAfter := time.Now().Add(*duration + 2*time.Second).UnixNano()
 	for i := range workers {
 		w := &worker{addr: addr, statuses: map[int]int64{}, latencies: make([]float64, 0, total/int64(*connections)+16)}
 		workers[i] = w
@@ -229,6 +232,12 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for item := range queue {
+				// A request still queued this long after the schedule ended is dropped, not sent:
+				// the window must not run on for as long as the backlog the client built up.
+				if time.Now().UnixNano() > dropAfter {
+					w.unsent++
+					continue
+				}
 				var request []byte
 				if *randomHosts != "" {
 					request = render(entries[item[1]%int64(len(entries))], hostPrefix+"-"+strconv.FormatInt(item[1], 36)+*randomHosts)
@@ -278,6 +287,7 @@ func main() {
 	for _, w := range workers {
 		all = append(all, w.latencies...)
 		out.Errors += w.errors
+		out.Unsent += w.unsent
 		if w.firstErr != nil && out.FirstError == "" {
 			out.FirstError = w.firstErr.Error()
 		}
@@ -286,7 +296,7 @@ func main() {
 			out.Completed += count
 		}
 	}
-	out.Unanswered = scheduled - out.Completed - out.Errors
+	out.Unanswered = scheduled - out.Completed - out.Errors - out.Unsent
 	if *randomHosts != "" {
 		out.DistinctHosts = scheduled
 	}
