@@ -1,8 +1,10 @@
 // Open-loop windows: the bench's own Go client (openloop/main.go, standard library only) schedules
 // requests at a fixed rate and charges each request from its scheduled time, so a stalled proxy
 // shows in the percentiles instead of slowing the client down (no coordinated omission). k6's
-// constant-arrival-rate does the same but needs several times the CPU per request (see
-// docs/benchmarks.md), more than the one client core can give at the rates measured here.
+// constant-arrival-rate does the same, but on this 2-core machine (2026-12-01, k6 v1.8.1 pinned
+// to one core, against a bare direct_response Envoy) it already dropped iterations at 5,000/s,
+// while this client spent about 14 µs of CPU per request: the arms' shared rate and the flood's
+// 10,000/s need the cheaper client on the one core the client gets.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";

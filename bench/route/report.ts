@@ -110,8 +110,10 @@ Envoy's user + system time (every thread, from \`/proc/<pid>/stat\`) over the op
 by the requests it answered: at the same offered rate for every arm, so the arms are compared at the
 same load, not each at its own saturation. *p50/p99* are from that open-loop window (requests sent on
 a fixed schedule, latency counted from the scheduled time, so a stall is not hidden). An arm whose
-maximum is below the shared rate is overloaded there: its latency then shows queueing. Single runs on
-a shared 2-core machine are noisy: compare arms of the same run, not runs.`;
+maximum is below the shared rate is overloaded there: its latency then shows queueing. The open-loop
+client is the bench's own (\`bench/route/openloop/\`, Go): k6's constant-arrival-rate, pinned to the
+client core, dropped iterations from about 5,000/s here, below the rates needed. Single runs on a
+shared 2-core machine are noisy: compare arms of the same run, not runs.`;
 
 export function routeSection(result: RouteBenchResult): string {
   const lines = [
