@@ -107,9 +107,11 @@ async function search(url: string, file: string, plan: Plan, pids: number[], log
     over = window.p99Ms >= P99_LIMIT_MS ? over + 1 : 0;
     if (over === 2) break;
   }
-  const best = bestWindow(windows);
-  const above = best && windows.find((window) => window.connections > best.connections && window.p99Ms >= P99_LIMIT_MS);
-  if (!plan.quick && best && above && above.connections - best.connections > 1) await run(Math.round(Math.sqrt(above.connections * best.connections)));
+  // The first count over the limit, and the highest passing count below it.
+  const above = windows.find((window) => window.p99Ms >= P99_LIMIT_MS && windows.some((other) => other.connections < window.connections && other.p99Ms < P99_LIMIT_MS));
+  const below = above && windows.filter((window) => window.connections < above.connections && window.p99Ms < P99_LIMIT_MS).at(-1);
+  const between = above && below ? Math.round(Math.sqrt(above.connections * below.connections)) : null;
+  if (!plan.quick && between !== null && !windows.some((window) => window.connections === between)) await run(between);
   return windows;
 }
 
