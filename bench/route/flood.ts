@@ -35,7 +35,7 @@ export interface FloodResult {
   flood: OpenLoopWindow;
   /** Proxy CPU per known (cached) request with no flood. */
   cachedCpuUs: number | null;
-  /** Proxy CPU per flood request: the flood window's CPU less the known stream's share at cachedCpuUs. */
+  /** Proxy CPU per request answered in the flood window (flood and known requests together). */
   floodCpuUs: number | null;
   /** Share of the proxy core busy during the flood. */
   proxyBusy: number;
@@ -88,7 +88,9 @@ export async function runFlood(session: BenchSession, plan: FloodPlan, log: (lin
     const cachedCpuUs = unloaded.completed > 0 ? ((unloaded.cpuSeconds.get(envoy.pid) ?? 0) / unloaded.completed) * 1e6 : null;
     // Known requests answered inside the flood window, at the known stream's rate.
     const knownInWindow = Math.min(knownDuring.completed, plan.knownRate * flood.seconds);
-    const floodCpuUs = flood.completed > 0 && cachedCpuUs !== null ? ((proxyCpu - (knownInWindow * cachedCpuUs) / 1e6) / flood.completed) * 1e6 : null;
+    // Not "less the known stream's share": per request, CPU at a low rate is mostly the fixed cost of
+    // waking up for it, so subtracting the unloaded figure would undercount the flood.
+    const floodCpuUs = flood.completed + knownInWindow > 0 ? (proxyCpu / (flood.completed + knownInWindow)) * 1e6 : null;
     const delta: Record<string, number> = {};
     for (const [name, value] of statsAfter) {
       if (name === "edge_router.wasm_memory_bytes") continue;

@@ -50,6 +50,7 @@ export function armsTable(result: RouteBenchResult): string {
       rps === null ? "-" : grouped(rps),
       arm.best ? String(arm.best.connections) : "-",
       rpsShare,
+      us(arm.cpuUsPerRequestAtMax),
       us(arm.cpuUsPerRequest),
       extraCpu,
       ms(arm.openLoop?.p50Ms),
@@ -57,15 +58,15 @@ export function armsTable(result: RouteBenchResult): string {
       mib(arm.rssBytes),
     ];
   });
-  if (result.aborted) rows.push([`**${result.aborted.arm}**`, `ABORTED: ${result.aborted.cause.replaceAll("|", "\\|")}`, "-", "-", "-", "-", "-", "-", "-", "-"]);
+  if (result.aborted) rows.push([`**${result.aborted.arm}**`, `ABORTED: ${result.aborted.cause.replaceAll("|", "\\|")}`, "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
   return table(
-    ["arm", "routing", `max rps, p99 < ${P99_LIMIT_MS} ms`, "conns", "rps vs A", `proxy CPU µs/req @ ${rate} rps`, "µs vs A", `p50 ms @ ${rate} rps`, `p99 ms @ ${rate} rps`, "RSS MiB"],
+    ["arm", "routing", `max rps, p99 < ${P99_LIMIT_MS} ms`, "conns", "rps vs A", "proxy CPU µs/req at max", `proxy CPU µs/req @ ${rate} rps`, "µs vs A", `p50 ms @ ${rate} rps`, `p99 ms @ ${rate} rps`, "RSS MiB"],
     rows,
-    ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
   );
 }
 
-export function floodTable(flood: FloodResult): string {
+export function floodTable(flood: FloodResult, cachedAtSharedRate: ArmResult | undefined, sharedRate: number | null): string {
   const answered = flood.flood.completed / flood.flood.seconds;
   const stats = flood.routerStats;
   return table(
@@ -73,8 +74,9 @@ export function floodTable(flood: FloodResult): string {
     [
       ["flood offered / answered", `${grouped(flood.plan.floodRate)} / ${grouped(answered)} requests/s for ${flood.flood.seconds.toFixed(0)} s, every host new (\`*${FLOOD_HOST_SUFFIX}\`)${flood.flood.unsent > 0 ? `; ${grouped(flood.flood.unsent)} never sent (more than 2 s behind)` : ""}`],
       ["flood answers", [...flood.flood.statuses].sort(([x], [y]) => x - y).map(([status, count]) => `${status}: ${grouped(count)}`).join(", ") || "none"],
-      ["proxy CPU per request, cached known tenant (no flood)", `${us(flood.cachedCpuUs)} µs`],
-      ["proxy CPU per flood request (unknown host)", `${us(flood.floodCpuUs)} µs`],
+      [`proxy CPU per request, known tenants alone at ${grouped(flood.plan.knownRate)} rps (cached)`, `${us(flood.cachedCpuUs)} µs`],
+      ...(cachedAtSharedRate && sharedRate !== null ? [[`proxy CPU per request, arm C2 (cached) at ${grouped(sharedRate)} rps`, `${us(cachedAtSharedRate.cpuUsPerRequest)} µs`]] : []),
+      ["proxy CPU per request during the flood (flood and known)", `${us(flood.floodCpuUs)} µs`],
       ["proxy core busy during the flood", `${(flood.proxyBusy * 100).toFixed(0)}%`],
       ["discovery calls per second (at the discovery listener)", grouped(flood.discoveryCallsPerSecond)],
       ["router: lookups / shed over the cap / backed off", `${grouped(stats["edge_router.lookups"] ?? 0)} / ${grouped(stats["edge_router.lookups_shed"] ?? 0)} / ${grouped(stats["edge_router.lookups_backed_off"] ?? 0)}`],
@@ -108,7 +110,8 @@ so the proxy's CPU is its own. *max rps* is the best closed-loop wrk window whos
 ${P99_LIMIT_MS} ms, at rising connection counts (*conns* is the count that gave it). *proxy CPU* is
 Envoy's user + system time (every thread, from \`/proc/<pid>/stat\`) over the open-loop window divided
 by the requests it answered: at the same offered rate for every arm, so the arms are compared at the
-same load, not each at its own saturation. *p50/p99* are from that open-loop window (requests sent on
+same load, not each at its own saturation; *at max* is the same over the best search window, where the
+proxy is near saturation and fixed per-wakeup costs are spread over many requests. *p50/p99* are from that open-loop window (requests sent on
 a fixed schedule, latency counted from the scheduled time, so a stall is not hidden). An arm whose
 maximum is below the shared rate is overloaded there: its latency then shows queueing. The open-loop
 client is the bench's own (\`bench/route/openloop/\`, Go): k6's constant-arrival-rate, pinned to the
@@ -138,7 +141,7 @@ export function routeSection(result: RouteBenchResult): string {
     ...result.arms.map((arm) => `- **${arm.id}** ${arm.description}; public-listener filters: ${arm.filters.map((filter) => `\`${filter.replace("envoy.filters.http.", "")}\``).join(", ")}${arm.notes.length > 0 ? `. Note: ${arm.notes.join("; ")}` : ""}${arm.problems.length > 0 ? `. **Problems:** ${arm.problems.join("; ")}` : ""}`),
   ];
   if (result.flood) {
-    lines.push("", "### Random-Host flood", "", "One Wasm POP (arm C2's listener, the topology's cache TTLs), unknown hosts at a fixed rate while known tenants keep coming:", "", floodTable(result.flood));
+    lines.push("", "### Random-Host flood", "", "One Wasm POP (arm C2's listener, the topology's cache TTLs), unknown hosts at a fixed rate while known tenants keep coming:", "", floodTable(result.flood, result.arms.find((arm) => arm.id === "C2"), result.openLoopRate), "", "CPU per request at a low rate is mostly the fixed cost of waking up for each request; compare the flood with C2 at a similar rate.");
     if (result.flood.problems.length > 0) lines.push("", `**Problems:** ${result.flood.problems.join("; ")}`);
   }
   if (result.sizing) {
