@@ -49,6 +49,7 @@ export function armsTable(result: RouteBenchResult): string {
       arm.title,
       rps === null ? "-" : grouped(rps),
       arm.best ? String(arm.best.connections) : "-",
+      arm.clientCoreBusyAtMax === null ? "-" : `${(arm.clientCoreBusyAtMax * 100).toFixed(0)}%`,
       rpsShare,
       us(arm.cpuUsPerRequestAtMax),
       us(arm.cpuUsPerRequest),
@@ -58,11 +59,11 @@ export function armsTable(result: RouteBenchResult): string {
       mib(arm.rssBytes),
     ];
   });
-  if (result.aborted) rows.push([`**${result.aborted.arm}**`, `ABORTED: ${result.aborted.cause.replaceAll("|", "\\|")}`, "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
+  if (result.aborted) rows.push([`**${result.aborted.arm}**`, `ABORTED: ${result.aborted.cause.replaceAll("|", "\\|")}`, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
   return table(
-    ["arm", "routing", `max rps, p99 < ${P99_LIMIT_MS} ms`, "conns", "rps vs A", "proxy CPU µs/req at max", `proxy CPU µs/req @ ${rate} rps`, "µs vs A", `p50 ms @ ${rate} rps`, `p99 ms @ ${rate} rps`, "RSS MiB"],
+    ["arm", "routing", `max rps, p99 < ${P99_LIMIT_MS} ms`, "conns", "client core busy", "rps vs A", "proxy CPU µs/req at max", `proxy CPU µs/req @ ${rate} rps`, "µs vs A", `p50 ms @ ${rate} rps`, `p99 ms @ ${rate} rps`, "RSS MiB"],
     rows,
-    ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
   );
 }
 
@@ -107,7 +108,8 @@ const HOW_TO_READ = `**How to read this.** Every arm is the generated POP bootst
 taken out, run as its own Envoy with one worker pinned to core 0; the client (wrk, then the
 open-loop client) and the one upstream Envoy (a direct_response listener per cluster) share core 1,
 so the proxy's CPU is its own. *max rps* is the best closed-loop wrk window whose p99 stayed under
-${P99_LIMIT_MS} ms, at rising connection counts (*conns* is the count that gave it). *proxy CPU* is
+${P99_LIMIT_MS} ms, at rising connection counts (*conns* is the count that gave it; *client core busy* is wrk plus the
+upstream on core 1 in that window: near 100% the ceiling is the client core's, not the proxy's). *proxy CPU* is
 Envoy's user + system time (every thread, from \`/proc/<pid>/stat\`) over the open-loop window divided
 by the requests it answered: at the same offered rate for every arm, so the arms are compared at the
 same load, not each at its own saturation; *at max* is the same over the best search window, where the
