@@ -1,0 +1,3 @@
+module edgerim.local/bench/route/openloop
+
+go 1.22
