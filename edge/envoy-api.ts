@@ -158,7 +158,8 @@ export interface JwtProvider {
   local_jwks: { filename: string };
   forward: boolean;
   claim_to_headers: { header_name: string; claim_name: string }[];
-  clear_route_cache: boolean;
+  /** Verified tokens kept per worker: a token seen before is not verified again while it is valid. */
+  jwt_cache_config: { jwt_cache_size: number };
 }
 
 export type JwtRequirement = { provider_name: string } | { allow_missing: Record<string, never> };

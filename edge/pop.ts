@@ -41,6 +41,13 @@ export const PUBLIC_HEADER_MUTATION = headerMutation([{ remove_on_match: { key_m
 /** Peers keep the hop count (loop guard) but never choose the cluster or assert a claim. */
 export const BACKBONE_HEADER_MUTATION = headerMutation(BACKBONE_STRIPPED_HEADERS.map((name) => ({ remove: name })));
 
+/**
+ * Verified tokens each worker remembers. RS256 verification is most of jwt_authn's cost
+ * (docs/benchmarks.md); a client reuses its token, so a hit skips it. Expiry is still checked on
+ * every request.
+ */
+const JWT_CACHE_SIZE = 4096;
+
 function popFilters(topology: Topology, region: string, pop: string, inputs: RenderInputs): HttpFilter[] {
   return [
     {
@@ -54,7 +61,9 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
             local_jwks: { filename: inputs.jwksPath },
             forward: true,
             claim_to_headers: [{ header_name: CLAIM_HEADER, claim_name: topology.jwt.regionClaim }],
-            clear_route_cache: true,
+            // No clear_route_cache: routes match on path and method, never on the claim, and the
+            // region router's header change clears the route cache anyway (ABI 0.2).
+            jwt_cache_config: { jwt_cache_size: JWT_CACHE_SIZE },
           },
         },
         // Without a token the request passes (the tenant lookup decides); a bad token is a 401.

@@ -64,6 +64,8 @@ export const API_HOST = "api.route-bench.test";
 export const MISS_HOSTS = 1024;
 /** C3's per-worker lookup cap: above the most connections the search opens, so no miss is shed. */
 export const MISS_LOOKUP_CAP = 4096;
+/** C3's per-worker lookup rate: above any rate one worker reaches here, so no miss is rate-limited. */
+export const MISS_LOOKUP_RATE = 100_000;
 
 const appPath = (prefix: string, n: number) => `${prefix}/item-${n % 97}`;
 
@@ -173,10 +175,10 @@ export const ARMS: Arm[] = [
   {
     id: "C3",
     title: "Wasm, tenant miss",
-    description: `the region router, every request a cache miss: one lookup at a direct_response discovery (cacheTtlSeconds 0, staleIfErrorSeconds 0, ${MISS_HOSTS} hosts in turn)`,
+    description: `the region router, every request a cache miss: one lookup at a direct_response discovery (cacheTtlSeconds 0, staleIfErrorSeconds 0, lookup cap and rate lifted, ${MISS_HOSTS} hosts in turn)`,
     bootstrap: (generated, context) => {
       const config = context.routerConfig;
-      const missing = { ...config, discovery: { ...config.discovery, cacheTtlSeconds: 0, staleIfErrorSeconds: 0, maxConcurrentLookups: MISS_LOOKUP_CAP } };
+      const missing = { ...config, discovery: { ...config.discovery, cacheTtlSeconds: 0, staleIfErrorSeconds: 0, maxConcurrentLookups: MISS_LOOKUP_CAP, maxLookupsPerSecond: MISS_LOOKUP_RATE } };
       return discoveryAt(withRouterConfig(bare(generated, true), missing), context, "any");
     },
     cases: (context) => {
