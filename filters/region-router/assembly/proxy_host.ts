@@ -52,6 +52,37 @@ export function getHeader(map: HeaderMap, name: ArrayBuffer): string | null {
   return takeHostString();
 }
 
+/**
+ * Reads the first value of each header in `names` (encoded, lower-case) into `values` (null when
+ * absent) with one host call for the whole map, instead of one call (and one allocation by the
+ * host) per header. The host's layout: count, (key size, value size)*, then each key and value
+ * NUL-terminated.
+ */
+export function getHeaders(map: HeaderMap, names: Array<ArrayBuffer>, values: Array<string | null>): void {
+  for (let i = 0; i < names.length; i++) unchecked(values[i] = null);
+  if (abi.proxy_get_header_map_pairs(map, clearOut(), outAt(4)) != OK) return;
+  let base = load<usize>(outAt(0));
+  if (base == 0) return;
+  let count = load<u32>(base);
+  let data = base + 4 + (<usize>count << 3);
+  let missing = names.length;
+  for (let pair: u32 = 0; pair < count && missing > 0; pair++) {
+    let keySize = load<u32>(base + 4 + (<usize>pair << 3));
+    let valueSize = load<u32>(base + 8 + (<usize>pair << 3));
+    for (let i = 0; i < names.length; i++) {
+      let name = unchecked(names[i]);
+      if (unchecked(values[i]) == null && <u32>name.byteLength == keySize
+        && memory.compare(data, changetype<usize>(name), keySize) == 0) {
+        unchecked(values[i] = String.UTF8.decodeUnsafe(data + keySize + 1, valueSize));
+        missing--;
+        break;
+      }
+    }
+    data += keySize + valueSize + 2;
+  }
+  free(base);
+}
+
 /** Sets a header to exactly one value, dropping every value it had. Both are encoded. */
 export function replaceHeader(map: HeaderMap, name: ArrayBuffer, value: ArrayBuffer): void {
   abi.proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, changetype<usize>(value), value.byteLength);

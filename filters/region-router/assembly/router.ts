@@ -5,7 +5,7 @@ import { Context, FilterDataStatusValues, FilterHeadersStatusValues, FilterTrail
 import { getContext } from "@solo-io/proxy-runtime/runtime";
 import { FallbackPolicy, RouterConfig, fill, parseRouterConfig } from "./config";
 import {
-  CAS_MISMATCH, HeaderMap, HostBuffer, LogLevel, MetricKind, continueRequest, defineMetric, getHeader, getSharedData,
+  CAS_MISMATCH, HeaderMap, HostBuffer, LogLevel, MetricKind, continueRequest, defineMetric, getHeader, getHeaders, getSharedData,
   httpCall, incrementMetric, log, nowMs, readBuffer, recordMetric, replaceHeader, sendLocalReply,
   setEffectiveContext, setSharedData, sharedDataCas,
 } from "./proxy_host";
@@ -17,7 +17,7 @@ import {
   tenantKey, tenantRecord,
 } from "./routing";
 import { HostExpiries } from "./host_expiries";
-import { Wire } from "./wire";
+import { RequestHeader, Wire } from "./wire";
 
 const METRIC_PREFIX = "edge_router.";
 const INVALID_CONFIGURATION = "invalid configuration: ";
@@ -50,8 +50,8 @@ class TenantLookup {
   token: u32;
   startedMs: i64;
   /**
-   * Context ids of the streams waiting for the answer. A stream that ends early (onDone or
-   * onDelete) sets its slot to 0, so every other id still names a live RegionRouterStream.
+   * Context ids of the streams waiting for the answer. A stream that ends early (onDelete) sets
+   * its slot to 0, so every other id still names a live RegionRouterStream.
    */
   waiters: Array<u32> = [];
 
@@ -65,6 +65,8 @@ class TenantLookup {
 export class RegionRouterRoot extends RootContext {
   config: RouterConfig = new RouterConfig();
   wire: Wire = new Wire(new RouterConfig());
+  /** The values of Wire.requestHeaders for the request being decided (reused by every request). */
+  requestValues: Array<string | null> = [null, null, null, null, null];
   metricIds: Array<u32> = [];
   /** Discovery calls in flight in this worker, by host (at most one per host) and by call token. */
   lookupsByHost: Map<string, TenantLookup> = new Map();
@@ -253,8 +255,10 @@ export class RegionRouterRoot extends RootContext {
 export class RegionRouterStream extends Context {
   router: RegionRouterRoot;
   appIndex: i32 = -1;
-  /** Sideways hops the request already made; -1 until the hop header is read (only when it matters). */
+  /** Sideways hops the request already made; -1 until parsed (only when it matters). */
   hops: i32 = -1;
+  /** The hop header as the request carried it. */
+  hopsText: string | null = null;
   host: string = "";
   /**
    * Index of the x-edge-route value (Wire.routes) once this POP decided an owner (routed or
@@ -274,17 +278,20 @@ export class RegionRouterStream extends Context {
     let router = this.router;
     let config = router.config;
     let wire = router.wire;
-    let path = getHeader(HeaderMap.Request, wire.path);
+    let values = router.requestValues;
+    getHeaders(HeaderMap.Request, wire.requestHeaders, values);
+    let path = values[RequestHeader.Path];
     if (path != null && isHealthPath(path!, config.healthPath)) return FilterHeadersStatusValues.Continue;
     this.appIndex = path != null ? matchApp(path!, config.apps) : -1;
     if (this.appIndex < 0) return this.reject(Rejection.NoApp, NO_APP_MESSAGE);
+    this.hopsText = values[RequestHeader.Hops];
     // Decided once, at the entry POP: a carried owner wins over a claim and is never looked up again.
-    let carried = getHeader(HeaderMap.Request, wire.ownerHeader);
+    let carried = values[RequestHeader.Owner];
     if (carried != null) return this.follow(carried!);
-    let claim = getHeader(HeaderMap.Request, wire.claimHeader);
+    let claim = values[RequestHeader.Claim];
     if (claim != null) return this.settle(claim!, OwnerSource.Jwt, NoOwnerReason.NoHost);
 
-    let host = tenantHost(getHeader(HeaderMap.Request, wire.authority));
+    let host = tenantHost(values[RequestHeader.Authority]);
     this.host = host;
     if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
@@ -333,7 +340,7 @@ export class RegionRouterStream extends Context {
     let config = this.router.config;
     this.router.count(Metric.Carried);
     let region = config.regionIndex(owner);
-    // A request owned here goes to the local datacenter whatever its hop count: the header is not read.
+    // A request owned here goes to the local datacenter whatever its hop count, which is not parsed.
     let verdict = routeVerdict(config, region, region == config.localRegion ? 0 : this.hopCount());
     if (verdict == Verdict.UnknownRegion) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
@@ -341,12 +348,9 @@ export class RegionRouterStream extends Context {
     return FilterHeadersStatusValues.Continue;
   }
 
-  /** The hop count the request carries, read on first use. */
+  /** The hop count the request carries, parsed on first use. */
   hopCount(): i32 {
-    if (this.hops < 0) {
-      let config = this.router.config;
-      this.hops = parseHops(getHeader(HeaderMap.Request, this.router.wire.hopHeader), config.maxHops);
-    }
+    if (this.hops < 0) this.hops = parseHops(this.hopsText, this.router.config.maxHops);
     return this.hops;
   }
 
@@ -378,7 +382,7 @@ export class RegionRouterStream extends Context {
     if (region < 0) {
       return this.reject(Rejection.UnknownRegion, source == OwnerSource.Jwt ? UNKNOWN_CLAIM_MESSAGE : UNKNOWN_ANSWER_MESSAGE);
     }
-    // The decision names the hops so far, so the header is read even for a local owner.
+    // The decision names the hops so far, so they are parsed even for a local owner.
     let hops = this.hopCount();
     let verdict = routeVerdict(config, region, hops);
     let wire = router.wire;
@@ -435,11 +439,6 @@ export class RegionRouterStream extends Context {
       lookup.waiters[this.waitSlot] = 0;
       this.waitingFor = null;
     }
-  }
-
-  onDone(): bool {
-    this.detach();
-    return true;
   }
 
   onDelete(): void {

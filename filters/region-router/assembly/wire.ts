@@ -6,6 +6,9 @@ import { RouterConfig } from "./config";
 import { encode } from "./proxy_host";
 import { SOURCE_COUNT, routeHeaderValue, sourceName } from "./routing";
 
+/** Positions in Wire.requestHeaders. */
+export enum RequestHeader { Path, Owner, Claim, Authority, Hops }
+
 export class Wire {
   path: ArrayBuffer = encode(":path");
   authority: ArrayBuffer = encode(":authority");
@@ -31,6 +34,8 @@ export class Wire {
   routeTexts: Array<string> = [];
   routes: Array<ArrayBuffer> = [];
   maxHops: i32;
+  /** The request headers the router reads, in the order of RequestHeader. */
+  requestHeaders: Array<ArrayBuffer>;
 
   constructor(config: RouterConfig) {
     this.clusterHeader = encode(config.clusterHeader);
@@ -41,6 +46,7 @@ export class Wire {
     this.popHeader = encode(config.popHeader);
     this.routeHeader = encode(config.routeHeader);
     this.pop = encode(config.pop);
+    this.requestHeaders = [this.path, this.ownerHeader, this.claimHeader, this.authority, this.hopHeader];
     this.maxHops = config.maxHops;
     for (let i = 0; i < config.apps.length; i++) this.localClusters.push(encode(config.apps[i].localCluster));
     for (let i = 0; i < SOURCE_COUNT; i++) this.sources.push(encode(sourceName(i)));
