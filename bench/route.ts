@@ -17,6 +17,7 @@ import { openSession, type BenchSession } from "./route/session.ts";
 import { QUICK_SIZING, runSizing } from "./route/sizing.ts";
 import { RoutingError } from "./route/verify.ts";
 import type { ClosedLoopWindow } from "./route/wrk.ts";
+import { UsageError, runBenchCommand } from "./cli.ts";
 
 export const ROUTE_SECTION = "route";
 export const DEFAULT_DOC = resolve(repoRoot, "docs/benchmarks.md");
@@ -29,7 +30,6 @@ const USAGE = `usage: npm run bench:route -- [--quick] [--arms] [--flood] [--siz
                            [--json FILE] [--doc FILE | --no-doc]
   no phase flag runs every phase (arms, flood, sizing); --quick is a smoke run (< 60 s, docs untouched)`;
 
-class UsageError extends Error {}
 
 interface Cli {
   quick: boolean;
@@ -193,17 +193,7 @@ async function run(cli: Cli): Promise<RouteBenchResult> {
   return result;
 }
 
-async function main(): Promise<number> {
-  let cli: Cli;
-  try {
-    cli = parseCli(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`bench:route: ${error.message}\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
+async function runCommand(cli: Cli): Promise<number> {
   const started = performance.now();
   const result = await run(cli);
   console.log(`\n${terminalReport(result)}\n`);
@@ -220,21 +210,15 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-// An interrupted run leaves no Envoy or client behind.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`bench:route: ${signal}: stopping every Envoy and client of this run`);
+runBenchCommand({
+  name: "bench:route",
+  usage: USAGE,
+  parse: parseCli,
+  run: runCommand,
+  // An interrupted or failed run leaves no Envoy or client behind.
+  stop: () => {
     killChildren();
     if (openSessionRef) rmSync(openSessionRef.dir, { recursive: true, force: true });
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  });
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    killChildren();
-    console.error(`bench:route: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
   },
-);
+  stopping: "stopping every Envoy and client of this run",
+});

@@ -9,6 +9,7 @@ import { writeSection } from "./benchmarks-doc.ts";
 import { GENERATOR_NAMES, type GeneratorName } from "./generators/load-generator.ts";
 import { generatorsSection, sampleCells, soakSection, terminalRow, terminalSummary } from "./soak-report.ts";
 import { compareGenerators, runSoak, stopEverything, type SoakResult } from "./soak-run.ts";
+import { UsageError, runBenchCommand } from "./cli.ts";
 
 export const DEFAULT_DOC = resolve(repoRoot, "docs/benchmarks.md");
 export const SOAK_SECTION = "soak";
@@ -17,7 +18,6 @@ export const GENERATORS_SECTION = "soak-generators";
 const USAGE = `usage: npm run bench:soak -- [--requests N] [--sample-every N] [--warmup N] [--generator wrk|k6|node]
                           [--connections N] [--doc FILE | --no-doc] [--json FILE] [--compare-generators]`;
 
-class UsageError extends Error {}
 
 interface Cli {
   requests: number;
@@ -143,35 +143,19 @@ async function compare(cli: Cli): Promise<number> {
   return trials.some((trial) => trial.batch !== null) ? 0 : 1;
 }
 
-async function main(): Promise<number> {
-  let cli: Cli;
-  try {
-    cli = parseCli(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`bench:soak: ${error.message}\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
+async function runCommand(cli: Cli): Promise<number> {
   const started = performance.now();
   const code = cli.compare ? await compare(cli) : await soak(cli);
   console.log(`wall time ${((performance.now() - started) / 60_000).toFixed(1)} min`);
   return code;
 }
 
-// An interrupted soak leaves no Envoy, upstream or client process behind.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`bench:soak: ${signal}: stopping the edge and the load generator`);
-    void stopEverything().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
-  });
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench:soak: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBenchCommand({
+  name: "bench:soak",
+  usage: USAGE,
+  parse: parseCli,
+  run: runCommand,
+  // An interrupted or failed soak leaves no Envoy, upstream or client process behind.
+  stop: stopEverything,
+  stopping: "stopping the edge and the load generator",
+});
