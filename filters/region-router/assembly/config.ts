@@ -61,6 +61,8 @@ export class RouterConfig {
   maxLookupsPerSecond: i32 = 0;
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
+  /** Index of `fallbackRegion` in `regions` (policy region). */
+  fallbackIndex: i32 = -1;
 
   /** Index of `region` in `regions`, -1 if it is not a configured region. */
   regionIndex(region: string): i32 {
@@ -439,5 +441,6 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
     config.peerClusters.push(fill(reader.peerPattern, "{region}", config.regions[i]));
   }
   config.localRegion = config.regionIndex(config.region);
+  config.fallbackIndex = config.regionIndex(config.fallbackRegion);
   return config;
 }

@@ -12,7 +12,7 @@ import {
 import {
   Answer, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
   OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
-  UNKNOWN_CLAIM_MESSAGE, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp,
+  UNKNOWN_CLAIM_MESSAGE, NO_OWNER, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp, ownerOf,
   parseHops, recordExpiry, recordRegion, refilledTokens, rejectionBody, routeVerdict, tenantHost,
   tenantKey, tenantRecord,
 } from "./routing";
@@ -209,11 +209,12 @@ export class RegionRouterRoot extends RootContext {
     // No headers: the call was reset (Envoy answers a timeout with a 504, an unreachable cluster with a 503).
     let status = headerCount > 0 ? getHeader(HeaderMap.HttpCallResponse, this.wire.status) : null;
     let region = status == "200" ? answeredRegion(readBuffer(HostBuffer.HttpCallResponseBody, bodySize)) : "";
-    let answer = classifyAnswer(config, status, region);
+    let owner = ownerOf(config, region);
+    let answer = classifyAnswer(status, owner);
     let reason = NoOwnerReason.LookupFailed;
     if (answer == Answer.Owner) {
       this.storeRecord(lookup.host, region, now + config.cacheTtlMs, false);
-      this.owners.add(lookup.host, now + config.cacheTtlMs, config.regionIndex(region));
+      this.owners.add(lookup.host, now + config.cacheTtlMs, owner);
     } else if (answer == Answer.UnknownTenant) {
       reason = NoOwnerReason.UnknownTenant;
       this.owners.drop(lookup.host);
@@ -234,7 +235,7 @@ export class RegionRouterRoot extends RootContext {
       let stream = changetype<RegionRouterStream>(getContext(id));
       stream.waitingFor = null;
       setEffectiveContext(id);
-      if (stream.settle(region, OwnerSource.Lookup, reason) == FilterHeadersStatusValues.Continue) continueRequest();
+      if (stream.settle(owner, OwnerSource.Lookup, reason) == FilterHeadersStatusValues.Continue) continueRequest();
     }
   }
 
@@ -289,28 +290,27 @@ export class RegionRouterStream extends Context {
     let carried = values[RequestHeader.Owner];
     if (carried != null) return this.follow(carried!);
     let claim = values[RequestHeader.Claim];
-    if (claim != null) return this.settle(claim!, OwnerSource.Jwt, NoOwnerReason.NoHost);
+    // An empty claim names no known region: it is not a missing owner.
+    if (claim != null) return this.settle(config.regionIndex(claim!), OwnerSource.Jwt, NoOwnerReason.NoHost);
 
     let host = tenantHost(values[RequestHeader.Authority]);
     this.host = host;
-    if (host.length == 0) return this.settle("", OwnerSource.Lookup, NoOwnerReason.NoHost);
+    if (host.length == 0) return this.settle(NO_OWNER, OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
     let known = router.owners.find(host, now);
     if (known >= 0) {
       router.count(Metric.CacheHits);
-      return this.settle(config.regions[known], OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.settle(known, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     let record = getSharedData(tenantKey(host));
-    // Plain ifs, not conditional expressions: asc 0.17 released a string chosen by `?:` here once
-    // too often (a debug build traps on it).
-    let owner = "";
+    let owner = NO_OWNER;
     let state = Freshness.Expired;
     if (record != null) {
-      owner = recordRegion(record!);
+      let name = recordRegion(record!);
       let expiresAtMs = recordExpiry(record!);
-      state = freshness(owner, expiresAtMs, now, config.staleIfErrorMs);
-      let region = config.regionIndex(owner);
-      if (state == Freshness.Fresh && region >= 0) router.owners.add(host, expiresAtMs, region);
+      owner = ownerOf(config, name);
+      state = freshness(name, expiresAtMs, now, config.staleIfErrorMs);
+      if (state == Freshness.Fresh && owner >= 0) router.owners.add(host, expiresAtMs, owner);
     }
     // A fresh owner in shared data (learnt by any worker) wins over this worker's unknown answer,
     // which in turn is newer than any stale owner.
@@ -320,7 +320,7 @@ export class RegionRouterStream extends Context {
     }
     if (router.unknownTenants.has(host, now)) {
       router.count(Metric.CacheHits);
-      return this.settle("", OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.settle(NO_OWNER, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     if (state == Freshness.Stale) {
       router.count(Metric.StaleHits);
@@ -329,7 +329,7 @@ export class RegionRouterStream extends Context {
     }
     let plan = router.awaitTenant(this, now);
     if (plan == LookupPlan.Join) return FilterHeadersStatusValues.StopIteration;
-    return this.settle("", OwnerSource.Lookup, NO_OWNER_BY_PLAN[plan]);
+    return this.settle(NO_OWNER, OwnerSource.Lookup, NO_OWNER_BY_PLAN[plan]);
   }
 
   /**
@@ -365,20 +365,19 @@ export class RegionRouterStream extends Context {
   }
 
   /**
-   * Routes the request to `owner` found from `source`, or, when `owner` is "", applies the
-   * fallback policy (`reason` says why there is no owner). Continue, or StopIteration after a reply.
+   * Routes the request to `region` (an owner, see routing.ts) found from `source`, or, for
+   * NO_OWNER, applies the fallback policy (`reason` says why there is no owner). Continue, or
+   * StopIteration after a reply.
    */
-  settle(owner: string, source: OwnerSource, reason: NoOwnerReason): FilterHeadersStatusValues {
+  settle(region: i32, source: OwnerSource, reason: NoOwnerReason): FilterHeadersStatusValues {
     let router = this.router;
     let config = router.config;
-    // An empty claim is a claim naming no known region, not a missing owner.
-    if (owner.length == 0 && source != OwnerSource.Jwt) {
+    if (region == NO_OWNER) {
       if (config.fallbackPolicy == FallbackPolicy.Reject) return this.reject(Rejection.NoOwner, NO_OWNER_MESSAGES[reason]);
       router.count(Metric.Fallback);
-      owner = config.fallbackRegion;
+      region = config.fallbackIndex;
       source = OwnerSource.Fallback;
     }
-    let region = config.regionIndex(owner);
     if (region < 0) {
       return this.reject(Rejection.UnknownRegion, source == OwnerSource.Jwt ? UNKNOWN_CLAIM_MESSAGE : UNKNOWN_ANSWER_MESSAGE);
     }

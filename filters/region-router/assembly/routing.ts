@@ -185,17 +185,27 @@ export function refilledTokens(tokens: f64, lastMs: i64, nowMs: i64, maxPerSecon
   return min<f64>(tokens + added, <f64>maxPerSecond);
 }
 
+// An owner as the router passes it on: a region index, UNKNOWN_REGION for a name that is not one
+// of the configured regions, or NO_OWNER when nothing named an owner.
+export const UNKNOWN_REGION: i32 = -1;
+export const NO_OWNER: i32 = -2;
+
+/** `name` ("" for none) as an owner (see NO_OWNER), looked up once. */
+export function ownerOf(config: RouterConfig, name: string): i32 {
+  return name.length == 0 ? NO_OWNER : config.regionIndex(name);
+}
+
 export enum Answer { Owner, UnknownTenant, UnknownRegion, Failed }
 
 /**
- * What a discovery answer says. `status` is null for a reset call; `region` is the answered
- * region ("" if the body is no answer). Only an Owner is cached; UnknownRegion and Failed start
- * the host's back-off.
+ * What a discovery answer says. `status` is null for a reset call; `owner` is the answered region
+ * as an owner (NO_OWNER if the body is no answer). Only an Owner is cached; UnknownRegion and
+ * Failed start the host's back-off.
  */
-export function classifyAnswer(config: RouterConfig, status: string | null, region: string): Answer {
+export function classifyAnswer(status: string | null, owner: i32): Answer {
   if (status == "404") return Answer.UnknownTenant;
-  if (status != "200" || region.length == 0) return Answer.Failed;
-  return config.regionIndex(region) >= 0 ? Answer.Owner : Answer.UnknownRegion;
+  if (status != "200" || owner == NO_OWNER) return Answer.Failed;
+  return owner >= 0 ? Answer.Owner : Answer.UnknownRegion;
 }
 
 /** The `region` of a discovery answer `{"host":..., "region":...}`; "" if the body is not such an answer. */
