@@ -51,6 +51,17 @@ export async function filterStats(adminUrl: string): Promise<Map<string, number>
   return stats;
 }
 
+/** Counter and gauge values by full name (absent names are left out). */
+export async function envoyStats(adminUrl: string, names: readonly string[]): Promise<Map<string, number>> {
+  const json = (await adminJson(adminUrl, "/stats?format=json")) as StatsJson;
+  const wanted = new Set(names);
+  const values = new Map<string, number>();
+  for (const stat of json.stats ?? []) {
+    if (typeof stat.name === "string" && typeof stat.value === "number" && wanted.has(stat.name)) values.set(stat.name, stat.value);
+  }
+  return values;
+}
+
 export async function envoyMemory(pid: number, adminUrl: string): Promise<EnvoyMemory> {
   const memory = (await adminJson(adminUrl, "/memory")) as Record<string, unknown>;
   const stats = await filterStats(adminUrl);

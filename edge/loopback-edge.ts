@@ -1,7 +1,7 @@
 // Runs a whole topology on 127.0.0.1 with real Envoy processes: every POP and ingress replica from the
 // generated bootstraps (loopback placement), app replicas and discovery services as in-process servers.
 // Used by the loopback integration tests and the soak benchmark.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
 import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
 import { backboneTlsPaths, ensureBackbonePki, type BackbonePki } from "./backbone-pki.ts";
 import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
-import { waitClustersHealthy } from "./cluster-health.ts";
+import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluster-health.ts";
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
 
@@ -25,12 +25,7 @@ export interface LoopbackEdgeOptions {
   envoyLogLevel?: string;
 }
 
-export interface LoopbackEnvoy {
-  name: string;
-  process: ChildProcess;
-  adminUrl: string;
-  log(): string;
-}
+export type LoopbackEnvoy = StartedEnvoy;
 
 /** What a client needs to be let onto a POP's backbone listener (mTLS, h2). */
 export interface BackbonePeer {
@@ -69,21 +64,6 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
-}
-
-async function waitReady(envoy: LoopbackEnvoy, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (envoy.process.exitCode !== null) throw new Error(`${envoy.name} exited with ${envoy.process.exitCode}:\n${envoy.log().slice(-3000)}`);
-    try {
-      const res = await fetch(`${envoy.adminUrl}/ready`);
-      if (res.status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${envoy.name} not ready after ${timeoutMs} ms:\n${envoy.log().slice(-3000)}`);
 }
 
 export async function startLoopbackEdge(topology: Topology, options: LoopbackEdgeOptions = {}): Promise<LoopbackEdge> {
@@ -149,7 +129,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
       const name = proxy.kind === "pop" ? popId(proxy.region, proxy.pop) : proxy.container;
       envoys.set(name, { name, process: child, adminUrl: `http://${admin.address}:${admin.port}`, log: () => log });
     }
-    await Promise.all([...envoys.values()].map((e) => waitReady(e, 20_000)));
+    await Promise.all([...envoys.values()].map((e) => waitEnvoyReady(e, 20_000)));
     await Promise.all([...envoys.values()].map((e) => waitClustersHealthy(e.adminUrl, 20_000)));
     return edge;
   } catch (e) {

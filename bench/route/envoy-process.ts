@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toolPath } from "../../scripts/toolchain/paths.ts";
-import { waitClustersHealthy } from "../../edge/cluster-health.ts";
+import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "../../edge/cluster-health.ts";
 
 /** Child processes of this run still alive (Envoys and clients), for a signal handler to end. */
 const children = new Set<ChildProcess>();
@@ -19,13 +19,8 @@ export function killChildren(): void {
   for (const child of children) child.kill("SIGKILL");
 }
 
-export interface BenchEnvoy {
-  name: string;
+export interface BenchEnvoy extends StartedEnvoy {
   pid: number;
-  adminUrl: string;
-  process: ChildProcess;
-  /** The last 200 kB Envoy wrote. */
-  log(): string;
   stop(): Promise<void>;
 }
 
@@ -40,20 +35,6 @@ export interface EnvoyLaunch {
   cpus: string | null;
   /** Also wait until every host of every cluster passed its health check. */
   waitHealthy?: boolean;
-}
-
-async function waitReady(envoy: BenchEnvoy, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (envoy.process.exitCode !== null) throw new Error(`${envoy.name} Envoy exited with ${envoy.process.exitCode}:\n${envoy.log().slice(-3000)}`);
-    try {
-      if ((await fetch(`${envoy.adminUrl}/ready`)).status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${envoy.name} Envoy not ready after ${timeoutMs} ms:\n${envoy.log().slice(-3000)}`);
 }
 
 /**
@@ -87,24 +68,11 @@ export async function startEnvoy(launch: EnvoyLaunch): Promise<BenchEnvoy> {
   };
   try {
     if (envoy.pid < 0) throw new Error(`${launch.name}: could not start ${launch.cpus === null ? "envoy" : "taskset"}`);
-    await waitReady(envoy, 30_000);
+    await waitEnvoyReady(envoy, 30_000);
     if (launch.waitHealthy) await waitClustersHealthy(envoy.adminUrl, 30_000);
     return envoy;
   } catch (error) {
     await envoy.stop();
     throw error;
   }
-}
-
-/** Counter and gauge values by full name (absent names are left out). */
-export async function envoyStats(adminUrl: string, names: readonly string[]): Promise<Map<string, number>> {
-  const response = await fetch(`${adminUrl}/stats?format=json`, { signal: AbortSignal.timeout(10_000) });
-  if (response.status !== 200) throw new Error(`GET ${adminUrl}/stats answered ${response.status}`);
-  const json = (await response.json()) as { stats?: { name?: string; value?: number }[] };
-  const wanted = new Set(names);
-  const values = new Map<string, number>();
-  for (const stat of json.stats ?? []) {
-    if (typeof stat.name === "string" && typeof stat.value === "number" && wanted.has(stat.name)) values.set(stat.name, stat.value);
-  }
-  return values;
 }

@@ -4,9 +4,8 @@
 // open loop on the client core. Compared with the known stream alone: the proxy's CPU per flood
 // request, the discovery calls the flood causes, and the known tenants' latency.
 import { join } from "node:path";
-import { filterStats, residentBytes } from "../envoy-memory.ts";
+import { envoyStats, filterStats, residentBytes } from "../envoy-memory.ts";
 import { ARMS, type Arm } from "./arms.ts";
-import { envoyStats } from "./envoy-process.ts";
 import { startVerifiedArm } from "./measure.ts";
 import { runOpenLoop, startOpenLoop, writeOpenLoopRequests, type OpenLoopWindow } from "./openloop.ts";
 import { CLIENT_CPUS, type BenchSession } from "./session.ts";

@@ -9,7 +9,8 @@ import { backboneListenerTls, type BackboneTlsFiles } from "../../edge/backbone-
 import { CLUSTER_HEADER } from "../../edge/headers.ts";
 import type { DownstreamTlsTransportSocket } from "../../edge/envoy-api.ts";
 import type { Endpoint } from "../../edge/placement.ts";
-import { envoyStats, startEnvoy, type BenchEnvoy } from "./envoy-process.ts";
+import { envoyStats } from "../envoy-memory.ts";
+import { startEnvoy, type BenchEnvoy } from "./envoy-process.ts";
 
 /** Response header naming the cluster whose upstream listener answered. */
 export const UPSTREAM_CLUSTER_HEADER = "x-route-bench-cluster";
