@@ -3,9 +3,9 @@
 // lookup timeout. Were the receiving POP to decide again, its lookup would time out and the
 // fallback (back to the entry region) would hit the hop limit: 508 instead of the owner's answer.
 import { backboneRequest } from "./backbone-client.ts";
+import { get, route } from "./http-get.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw } from "../../infra/topology/test/fixtures.ts";
 import { OWNER_HEADER, SOURCE_HEADER } from "../headers.ts";
@@ -25,25 +25,8 @@ const app = topology.apps[0]!;
 const tenantOf = (region: string) => topology.tenants.find((t) => t.region === region)!.host;
 let edge: LoopbackEdge;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
-function get(url: string, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
-const route = (r: Reply) => Object.fromEntries(String(r.headers["x-edge-route"] ?? "").split(";").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
 const entryPop = () => entry.pops[0]!.name;
 const ownerPop = () => owner.pops[0]!.name;
 const lookups = (region: string) => edge.discovery.get(region)!.metrics().lookups;

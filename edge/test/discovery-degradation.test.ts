@@ -3,10 +3,10 @@
 // service (the discovery cluster's lower priority) within a few seconds.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw } from "../../infra/topology/test/fixtures.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
+import { get } from "./http-get.ts";
 
 const raw = validRaw();
 raw.regions[0].pops = [raw.regions[0].pops[0]];
@@ -19,18 +19,6 @@ const app = topology.apps[0]!;
 const slowMs = topology.routing.discovery.timeoutMs * 2;
 let edge: LoopbackEdge;
 
-function get(url: string, host: string): Promise<{ status: number; body: string; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { host }, agent: false, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - started }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 const northPop = () => `${edge.clientUrl(north.name, north.pops[0]!.name)}${app.prefix}/d`;
 
@@ -42,7 +30,7 @@ after(async () => {
 });
 
 test("discovery slower than the lookup timeout: 503 no_owner once the timeout passed, not when discovery finally answers", async () => {
-  const r = await get(northPop(), "first.shop.test");
+  const r = await get(northPop(), { host: "first.shop.test" });
   assert.equal(r.status, 503, r.body);
   assert.equal(JSON.parse(r.body).error, "no_owner");
   const { timeoutMs } = topology.routing.discovery;
@@ -56,14 +44,14 @@ test("discovery down: within 5 s the POP's lookups are answered by the next regi
   const deadline = Date.now() + 5000;
   let last = { status: 0, body: "", ms: 0 };
   while (Date.now() < deadline) {
-    last = await get(northPop(), "second.shop.test");
+    last = await get(northPop(), { host: "second.shop.test" });
     if (last.status === 200) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(last.status, 200, last.body);
   assert.equal(JSON.parse(last.body).region, south.name, "served by the tenant's owner");
   assert.ok(edge.discovery.get(south.name)!.metrics().lookups > southLookups, "the other region's discovery answered");
-  const home = await get(northPop(), "third.shop.test");
+  const home = await get(northPop(), { host: "third.shop.test" });
   assert.equal(home.status, 200, home.body);
   assert.equal(JSON.parse(home.body).region, north.name);
 });

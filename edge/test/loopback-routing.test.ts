@@ -3,12 +3,12 @@
 // pop-live.test.ts covers what a client or peer can spoof; this covers where requests end up.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw } from "../../infra/topology/test/fixtures.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
 import { backboneRequest } from "./backbone-client.ts";
+import { get, route } from "./http-get.ts";
 
 const raw = validRaw();
 raw.regions[0].pops = [raw.regions[0].pops[0]];
@@ -20,27 +20,8 @@ const app = topology.apps[0]!;
 const tenantOf = (region: string) => topology.tenants.find((t) => t.region === region)!.host;
 let edge: LoopbackEdge;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  ms: number;
-}
 
-function get(url: string, headers: Record<string, string>): Promise<Reply> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: performance.now() - started }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
-const route = (r: Reply) => Object.fromEntries(String(r.headers["x-edge-route"] ?? "").split(";").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
 const token = (region: string, ttl = 600) =>
   signToken({ user: `u-${region}`, region, ttlSeconds: ttl, issuer: topology.jwt.issuer, audience: topology.jwt.audiences, key: edge.keys.privateKey });
 const northPop = () => edge.clientUrl(north.name, north.pops[0]!.name);
