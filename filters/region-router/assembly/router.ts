@@ -415,7 +415,8 @@ export class RegionRouterStream extends Context {
     let headers = ["content-type", "application/json", config.popHeader, pop];
     if (this.decision >= 0) {
       headers.push(config.routeHeader);
-      headers.push(this.router.wire.routeTexts[this.decision]);
+      // Only a loop rejection carries a decision: decoding it here keeps the table single.
+      headers.push(String.UTF8.decode(this.router.wire.routes[this.decision]));
     }
     sendLocalReply(REJECTION_STATUS[rejection], METRIC_PREFIX + REJECTION_CODES[rejection],
       rejectionBody(rejection, message, pop), headers);

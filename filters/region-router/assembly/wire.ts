@@ -30,8 +30,7 @@ export class Wire {
   sources: Array<ArrayBuffer> = [];
   /** By hop count 0..maxHops. */
   hops: Array<ArrayBuffer> = [];
-  /** x-edge-route values by `decision(region, source, hops)`, as text (local replies) and encoded. */
-  routeTexts: Array<string> = [];
+  /** x-edge-route values by `decision(region, source, hops)`. */
   routes: Array<ArrayBuffer> = [];
   maxHops: i32;
   /** The request headers the router reads, in the order of RequestHeader. */
@@ -57,9 +56,7 @@ export class Wire {
       this.peerClusters.push(encode(config.peerClusters[r]));
       for (let source = 0; source < SOURCE_COUNT; source++) {
         for (let h = 0; h <= config.maxHops; h++) {
-          let text = routeHeaderValue(region, source, config.pop, h);
-          this.routeTexts.push(text);
-          this.routes.push(encode(text));
+          this.routes.push(encode(routeHeaderValue(region, source, config.pop, h)));
         }
       }
     }
