@@ -80,7 +80,10 @@ export function floodTable(flood: FloodResult, cachedAtSharedRate: ArmResult | u
       ["proxy CPU per request during the flood (flood and known)", `${us(flood.floodCpuUs)} µs`],
       ["proxy core busy during the flood", `${(flood.proxyBusy * 100).toFixed(0)}%`],
       ["discovery calls per second (at the discovery listener)", grouped(flood.discoveryCallsPerSecond)],
-      ["router: lookups / shed over the cap / backed off", `${grouped(stats["edge_router.lookups"] ?? 0)} / ${grouped(stats["edge_router.lookups_shed"] ?? 0)} / ${grouped(stats["edge_router.lookups_backed_off"] ?? 0)}`],
+      [
+        "router: lookups / shed over the cap / over the rate / backed off",
+        ["lookups", "lookups_shed", "lookups_rate_limited", "lookups_backed_off"].map((name) => grouped(stats[`edge_router.${name}`] ?? 0)).join(" / "),
+      ],
       [`known tenants at ${grouped(flood.plan.knownRate)} rps, p50 / p99: alone`, `${ms(flood.unloaded.p50Ms)} / ${ms(flood.unloaded.p99Ms)} ms`],
       [`known tenants at ${grouped(flood.plan.knownRate)} rps, p50 / p99: during the flood`, `${ms(flood.known.p50Ms)} / ${ms(flood.known.p99Ms)} ms`],
       ["proxy RSS before / after", `${mib(flood.rssBeforeBytes)} / ${mib(flood.rssAfterBytes)} MiB`],

@@ -83,7 +83,7 @@ test("bench:route --quick: each flood host is new: a lookup (or a refused one) p
   // Every flood host is new, so none is a cache hit: each either started a lookup or was refused
   // one (over the per-worker cap, or backed off), and each ended in the no-owner reply.
   const stat = (name: string) => flood.routerStats[`edge_router.${name}`] ?? 0;
-  assert.ok(stat("lookups") + stat("lookups_shed") + stat("lookups_backed_off") >= flood.flood.completed, JSON.stringify(flood.routerStats));
+  assert.ok(stat("lookups") + stat("lookups_shed") + stat("lookups_rate_limited") + stat("lookups_backed_off") >= flood.flood.completed, JSON.stringify(flood.routerStats));
   assert.ok(stat("lookups") > 0);
   assert.ok(stat("rejected.no_owner") >= flood.flood.completed, JSON.stringify(flood.routerStats));
   assert.ok(flood.discoveryCallsPerSecond > 0);
