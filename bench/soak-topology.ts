@@ -6,6 +6,8 @@ import type { Topology } from "../infra/topology/model.ts";
 
 export const HOME_REGION = "home";
 export const PEER_REGION = "peer";
+/** Both regions share one jurisdiction; the soak measures caching, not residency. */
+const JURISDICTION = "soak";
 /** A region claim no topology region carries: the filter answers 403 unknown_region. */
 export const UNLISTED_REGION = "elsewhere";
 /** A path under no app prefix: the filter answers 404 no_app. */
@@ -54,11 +56,13 @@ export function soakTopology(): Topology {
     regions: [
       {
         name: HOME_REGION,
+        jurisdiction: JURISDICTION,
         pops: [{ name: "p1", clientPort: 38001, statsPort: 39001 }],
         datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 2 }, search: { replicas: 1 } } },
       },
       {
         name: PEER_REGION,
+        jurisdiction: JURISDICTION,
         pops: [{ name: "p1", clientPort: 38011, statsPort: 39011 }],
         datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
       },

@@ -1,4 +1,4 @@
-import type { Topology } from "../infra/topology/model.ts";
+import type { App, Topology } from "../infra/topology/model.ts";
 import type { Route, RouteAction } from "./envoy-api.ts";
 import { IDEMPOTENT_METHOD_MATCHER, retryPolicy } from "./failover.ts";
 import { seconds } from "./envoy-fields.ts";
@@ -9,16 +9,21 @@ export type RouteTarget = { cluster: string } | { cluster_header: string; cluste
 /**
  * Two routes per app prefix, both named after the app: idempotent methods first, which may be retried
  * after the upstream saw them, then every other method, retried only when the upstream never got them.
+ * An app for which `acrossRegions` holds also retries unserved answers in the next region (retryPolicy).
  */
-export function appRoutes(topology: Topology, target: (app: string) => RouteTarget): Route[] {
+export function appRoutes(
+  topology: Topology,
+  target: (app: string) => RouteTarget,
+  acrossRegions: (app: App) => boolean = () => false,
+): Route[] {
   const { timeouts } = topology;
-  const action = (app: string, kind: "idempotent" | "any-method"): RouteAction => ({
-    ...target(app),
+  const action = (app: App, kind: "idempotent" | "any-method"): RouteAction => ({
+    ...target(app.name),
     timeout: seconds(timeouts.routeMs),
-    retry_policy: retryPolicy(kind, timeouts),
+    retry_policy: retryPolicy(kind, timeouts, acrossRegions(app)),
   });
   return topology.apps.flatMap((app) => [
-    { name: app.name, match: { prefix: app.prefix, headers: [IDEMPOTENT_METHOD_MATCHER] }, route: action(app.name, "idempotent") },
-    { name: app.name, match: { prefix: app.prefix }, route: action(app.name, "any-method") },
+    { name: app.name, match: { prefix: app.prefix, headers: [IDEMPOTENT_METHOD_MATCHER] }, route: action(app, "idempotent") },
+    { name: app.name, match: { prefix: app.prefix }, route: action(app, "any-method") },
   ]);
 }

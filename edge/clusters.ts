@@ -1,4 +1,4 @@
-import type { Cluster, Http2ProtocolOptions, HttpProtocolOptions, UpstreamTlsTransportSocket } from "./envoy-api.ts";
+import type { AggregateCluster, Cluster, Http2ProtocolOptions, HttpProtocolOptions, UpstreamTlsTransportSocket } from "./envoy-api.ts";
 import type { Endpoint } from "./placement.ts";
 import { address, seconds } from "./envoy-fields.ts";
 import { BUFFER_LIMIT_BYTES, HTTP2_OPTIONS } from "./limits.ts";
@@ -54,4 +54,9 @@ export function cluster(spec: ClusterSpec): Cluster {
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
     ...(spec.transportSocket ? { transport_socket: spec.transportSocket } : {}),
   };
+}
+
+/** The clusters of `clusters` that have endpoints of their own (an aggregate cluster has none). */
+export function hostClusters(clusters: readonly (Cluster | AggregateCluster)[]): Cluster[] {
+  return clusters.filter((candidate): candidate is Cluster => !("cluster_type" in candidate));
 }

@@ -17,7 +17,7 @@ export interface Address {
 export interface Bootstrap {
   node: { id: string; cluster: string };
   admin: { address: Address };
-  static_resources: { listeners: Listener[]; clusters: Cluster[] };
+  static_resources: { listeners: Listener[]; clusters: (Cluster | AggregateCluster)[] };
   overload_manager: OverloadManager;
 }
 
@@ -118,8 +118,14 @@ export interface LocalReplyConfig {
   mappers: {
     filter: { response_flag_filter: { flags: string[] } };
     status_code: number;
+    headers_to_add?: HeaderValueOption[];
     body_format_override: { json_format: Record<string, string>; content_type: string };
   }[];
+}
+
+export interface HeaderValueOption {
+  header: { key: string; value: string };
+  append_action: "OVERWRITE_IF_EXISTS_OR_ADD";
 }
 
 /** A header mutation rule (envoy.config.common.mutation_rules.v3.HeaderMutation). */
@@ -127,10 +133,7 @@ export type HeaderMutationRule = { remove: string } | { remove_on_match: { key_m
 
 export type StringMatcher = { exact: string } | { prefix: string } | { safe_regex: { regex: string } };
 
-export interface HeaderMatcher {
-  name: string;
-  string_match: StringMatcher;
-}
+export type HeaderMatcher = { name: string; string_match: StringMatcher } | { name: string; present_match: true };
 
 export interface EarlyHeaderMutationExtension {
   name: "envoy.http.early_header_mutation.header_mutation";
@@ -201,6 +204,7 @@ export interface RouterFilter {
 export interface RouteConfiguration {
   name: string;
   virtual_hosts: VirtualHost[];
+  response_headers_to_remove?: string[];
 }
 
 export interface VirtualHost {
@@ -219,6 +223,7 @@ export interface Route {
   name: string;
   match: ({ prefix: string } | { path: string }) & { headers?: HeaderMatcher[] };
   route?: RouteAction;
+  response_headers_to_add?: HeaderValueOption[];
   direct_response?: { status: number; body?: { inline_string: string } };
   typed_per_filter_config?: Record<string, FilterConfigOverride>;
 }
@@ -232,12 +237,20 @@ export interface RetryPolicy {
     typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" };
   }[];
   host_selection_retry_max_attempts: number;
+  retriable_headers?: HeaderMatcher[];
+  retry_priority?: {
+    name: "envoy.retry_priorities.previous_priorities";
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig";
+      update_frequency: number;
+    };
+  };
 }
 
 export type RouteAction = (
   | { cluster_header: string; cluster_not_found_response_code: "SERVICE_UNAVAILABLE" | "NOT_FOUND" | "INTERNAL_SERVER_ERROR" }
   | { cluster: string }
-) & { timeout: Duration; retry_policy?: RetryPolicy };
+) & { timeout: Duration; retry_policy?: RetryPolicy; prefix_rewrite?: string };
 
 // --- clusters ---------------------------------------------------------------------------------
 
@@ -293,6 +306,17 @@ export interface Cluster {
   common_lb_config?: { healthy_panic_threshold: { value: number } };
   close_connections_on_host_health_failure?: boolean;
   transport_socket?: UpstreamTlsTransportSocket;
+}
+
+/** A cluster that tries the clusters it names in order, each while the ones before it have no healthy host. */
+export interface AggregateCluster {
+  name: string;
+  connect_timeout: Duration;
+  lb_policy: "CLUSTER_PROVIDED";
+  cluster_type: {
+    name: "envoy.clusters.aggregate";
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig"; clusters: string[] };
+  };
 }
 
 export interface CircuitBreakers {

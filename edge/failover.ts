@@ -1,8 +1,9 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
 import type {
-  CircuitBreakers, HealthCheck, HeaderMatcher, LocalReplyConfig, OutlierDetection, RetryPolicy,
+  CircuitBreakers, HealthCheck, HeaderMatcher, HeaderValueOption, LocalReplyConfig, OutlierDetection, RetryPolicy,
 } from "./envoy-api.ts";
 import { seconds } from "./envoy-fields.ts";
+import { UNSERVED_HEADER } from "./headers.ts";
 
 /**
  * Failover settings shared by every cluster and route of the edge, derived from the topology.
@@ -39,13 +40,18 @@ const SENT_MAYBE = "connect-failure,refused-stream,reset";
 
 export type RetryClass = "idempotent" | "any-method";
 
+/** The mark on a 503 that reached no app (see UNSERVED_HEADER), added by the replies that make one. */
+export const UNSERVED_MARK: HeaderValueOption = { header: { key: UNSERVED_HEADER, value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+
 /**
  * Each try is bounded so a hung upstream leaves time for another; the tries together fit the route
- * timeout. Retries go to a host not tried yet.
+ * timeout. Retries go to a host not tried yet. `acrossRegions` (the routes of an app with failover):
+ * an answer marked unserved is retried too, whatever the method (no app saw the request), and a
+ * retry leaves the priority just tried, which in a failover cluster is the next serving region.
  */
-export function retryPolicy(kind: RetryClass, timeouts: Timeouts): RetryPolicy {
+export function retryPolicy(kind: RetryClass, timeouts: Timeouts, acrossRegions = false): RetryPolicy {
   return {
-    retry_on: kind === "idempotent" ? SENT_MAYBE : NEVER_SENT,
+    retry_on: (kind === "idempotent" ? SENT_MAYBE : NEVER_SENT) + (acrossRegions ? ",retriable-headers" : ""),
     num_retries: RETRIES,
     per_try_timeout: seconds(Math.floor(timeouts.routeMs / (RETRIES + 1))),
     retry_host_predicate: [
@@ -55,6 +61,18 @@ export function retryPolicy(kind: RetryClass, timeouts: Timeouts): RetryPolicy {
       },
     ],
     host_selection_retry_max_attempts: 3,
+    ...(acrossRegions
+      ? {
+          retriable_headers: [{ name: UNSERVED_HEADER, present_match: true as const }],
+          retry_priority: {
+            name: "envoy.retry_priorities.previous_priorities" as const,
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig" as const,
+              update_frequency: 1,
+            },
+          },
+        }
+      : {}),
   };
 }
 
@@ -137,14 +155,15 @@ export const UNAVAILABLE_FLAGS = ["UH", "UF", "UO", "URX", "UC", "UR"] as const;
 
 /**
  * Rewrites Envoy's plain-text "no healthy upstream" / "upstream connect error" replies into the
- * edge's JSON error, with `fields` (command operators allowed) and a 503.
+ * edge's JSON error, with `fields` (command operators allowed) and a 503, plus `headers`.
  */
-export function unavailableReply(error: string, fields: Record<string, string>): LocalReplyConfig {
+export function unavailableReply(error: string, fields: Record<string, string>, headers: HeaderValueOption[] = []): LocalReplyConfig {
   return {
     mappers: [
       {
         filter: { response_flag_filter: { flags: [...UNAVAILABLE_FLAGS] } },
         status_code: 503,
+        ...(headers.length > 0 ? { headers_to_add: headers } : {}),
         body_format_override: { json_format: { error, ...fields }, content_type: "application/json" },
       },
     ],

@@ -1,9 +1,12 @@
-import type { App, DiscoverySettings, Routing, Topology } from "../infra/topology/model.ts";
-import { findRegion } from "../infra/topology/inventory.ts";
+import type { ConflictPolicy, DiscoverySettings, IdentitySource, Routing, Topology } from "../infra/topology/model.ts";
+import { findRegion, servingOrder } from "../infra/topology/inventory.ts";
 import {
-  DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, TENANT_PATH_TEMPLATE, popId,
+  DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, FAILOVER_CLUSTER_PATTERN, LOCAL_CLUSTER_PATTERN, PEER_CLUSTER_PATTERN, TENANT_PATH_TEMPLATE,
+  popId,
 } from "../infra/topology/names.ts";
-import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, OWNER_HEADER, POP_HEADER, ROUTE_HEADER, SOURCE_HEADER } from "./headers.ts";
+import {
+  CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, OWNER_HEADER, POP_HEADER, ROUTE_HEADER, SERVED_HEADER, SOURCE_HEADER,
+} from "./headers.ts";
 
 /** Plugin configuration of the region-router Wasm filter (root_id `region_router`). */
 
@@ -17,10 +20,16 @@ export interface RegionRouterConfig {
   region: string;
   pop: string;
   regions: string[];
-  apps: { prefix: string; app: string }[];
+  /**
+   * Per app, `serving[i]`: the regions that may serve it for requests owned by `regions[i]`, in the
+   * order they are tried (servingOrder in inventory.ts), owner first.
+   */
+  apps: RouterApp[];
   /** Expanded by the filter with names.ts `expandPattern`'s rule. */
   localClusterPattern: string;
   peerClusterPattern: string;
+  /** The cluster that tries an app's serving regions for one owner in order (`{app}`, `{region}` = owner). */
+  failoverClusterPattern: string;
   clusterHeader: string;
   claimHeader: string;
   hopHeader: string;
@@ -28,6 +37,8 @@ export interface RegionRouterConfig {
   sourceHeader: string;
   popHeader: string;
   routeHeader: string;
+  /** Response header the datacenter ingress sets: the region that served. */
+  servedHeader: string;
   healthPath: string;
   maxHops: number;
   discovery: {
@@ -36,6 +47,14 @@ export interface RegionRouterConfig {
     pathTemplate: string;
   } & DiscoverySettings;
   fallback: Routing["fallback"];
+  precedence: IdentitySource[];
+  conflict: ConflictPolicy;
+}
+
+export interface RouterApp {
+  prefix: string;
+  app: string;
+  serving: string[][];
 }
 
 /** What differs between one POP's filter and another's; everything else is a fixed fact of the edge. */
@@ -44,7 +63,8 @@ export interface RouterNetwork {
   /** The POP id (names.ts `popId`). */
   pop: string;
   regions: string[];
-  apps: App[];
+  /** Per app, its serving order for each owner in `regions` order. */
+  apps: RouterApp[];
   routing: Routing;
 }
 
@@ -54,9 +74,10 @@ export function routerFilterConfig(network: RouterNetwork): RegionRouterConfig {
     region: network.region,
     pop: network.pop,
     regions: network.regions,
-    apps: network.apps.map((app) => ({ prefix: app.prefix, app: app.name })),
+    apps: network.apps,
     localClusterPattern: LOCAL_CLUSTER_PATTERN,
     peerClusterPattern: PEER_CLUSTER_PATTERN,
+    failoverClusterPattern: FAILOVER_CLUSTER_PATTERN,
     clusterHeader: CLUSTER_HEADER,
     claimHeader: CLAIM_HEADER,
     hopHeader: HOP_HEADER,
@@ -64,10 +85,13 @@ export function routerFilterConfig(network: RouterNetwork): RegionRouterConfig {
     sourceHeader: SOURCE_HEADER,
     popHeader: POP_HEADER,
     routeHeader: ROUTE_HEADER,
+    servedHeader: SERVED_HEADER,
     healthPath: EDGE_HEALTH_PATH,
     maxHops: routing.maxHops,
     discovery: { cluster: DISCOVERY_CLUSTER, authority: DISCOVERY_CLUSTER, pathTemplate: TENANT_PATH_TEMPLATE, ...routing.discovery },
     fallback: routing.fallback.policy === "region" ? { policy: "region", region: routing.fallback.region } : { policy: "reject" },
+    precedence: routing.precedence,
+    conflict: routing.conflict,
   };
 }
 
@@ -79,7 +103,11 @@ export function regionRouterConfig(topology: Topology, region: string, pop: stri
     region,
     pop: popId(region, pop),
     regions: topology.regions.map((candidate) => candidate.name),
-    apps: topology.apps,
+    apps: topology.apps.map((app) => ({
+      prefix: app.prefix,
+      app: app.name,
+      serving: topology.regions.map((owner) => servingOrder(topology, app, owner.name)),
+    })),
     routing: topology.routing,
   });
 }

@@ -19,6 +19,17 @@ export const CLAIM_HEADER = "x-edge-user-region";
 /** Response headers the filter sets on the way back. */
 export const POP_HEADER = "x-edge-pop";
 export const ROUTE_HEADER = "x-edge-route";
+/**
+ * Response header a datacenter ingress sets on every answer an app gave: the ingress's region. The
+ * entry POP compares it with the owner to report a failover.
+ */
+export const SERVED_HEADER = "x-edge-served";
+/**
+ * Response header on a 503 that reached no app (a POP's owner_unavailable, an ingress's
+ * app_unavailable): the request was never served, so an entry POP may try the next serving region
+ * with any method. Removed before the client sees the response.
+ */
+export const UNSERVED_HEADER = "x-edge-unserved";
 
 /**
  * Headers a peer POP may not set: the receiving POP decides the cluster and verifies the claim itself.

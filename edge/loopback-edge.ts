@@ -47,6 +47,8 @@ export interface LoopbackEdge {
   discovery: Map<string, DiscoveryServer>;
   clientUrl(region: string, pop: string): string;
   adminUrl(region: string, pop: string): string;
+  /** Starts the Envoy `name` (a key of `envoys`) again from its bootstrap, after it was killed; resolves once it is ready. */
+  restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -86,6 +88,21 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
   const apps: AppServer[] = [];
   const discovery = new Map<string, DiscoveryServer>();
   const envoys = new Map<string, LoopbackEnvoy>();
+  const commands = new Map<string, { file: string; adminUrl: string }>();
+  const envoy = toolPath("envoy");
+  const launch = (name: string, file: string, adminUrl: string): LoopbackEnvoy => {
+    const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", options.envoyLogLevel ?? "warning"], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    const keep = (d: Buffer) => {
+      log = (log + d.toString()).slice(-200_000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    const started = { name, process: child, adminUrl, log: () => log };
+    envoys.set(name, started);
+    commands.set(name, { file, adminUrl });
+    return started;
+  };
   const edge: LoopbackEdge = {
     placement,
     keys,
@@ -98,6 +115,11 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     discovery,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
+    async restart(name) {
+      const command = commands.get(name);
+      if (!command) throw new Error(`no loopback Envoy ${name}`);
+      await waitEnvoyReady(launch(name, command.file, command.adminUrl), 20_000);
+    },
     async stop() {
       for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");
       await Promise.all([...apps, ...discovery.values()].map((s) => s.close().catch(() => undefined)));
@@ -114,20 +136,11 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
       const at = placement.discoveryEndpoint(region.name);
       discovery.set(region.name, await startDiscoveryServer({ tenants: topology.tenants, host: at.address, port: at.port, responseDelayMs: options.discoveryDelayMs?.[region.name] ?? 0 }));
     }
-    const envoy = toolPath("envoy");
     for (const proxy of proxies) {
       const file = join(dir, `${proxy.container}.yaml`);
       writeFileSync(file, bootstrapYaml(proxy.bootstrap, options.topologyPath ?? "topology"));
       const admin = proxy.kind === "pop" ? placement.popListeners(proxy.region, proxy.pop).admin : placement.ingressListeners(proxy.region, proxy.replica).admin;
-      const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", options.envoyLogLevel ?? "warning"], { stdio: ["ignore", "pipe", "pipe"] });
-      let log = "";
-      const keep = (d: Buffer) => {
-        log = (log + d.toString()).slice(-200_000);
-      };
-      child.stdout!.on("data", keep);
-      child.stderr!.on("data", keep);
-      const name = proxy.kind === "pop" ? popId(proxy.region, proxy.pop) : proxy.container;
-      envoys.set(name, { name, process: child, adminUrl: `http://${admin.address}:${admin.port}`, log: () => log });
+      launch(proxy.kind === "pop" ? popId(proxy.region, proxy.pop) : proxy.container, file, `http://${admin.address}:${admin.port}`);
     }
     await Promise.all([...envoys.values()].map((e) => waitEnvoyReady(e, 20_000)));
     await Promise.all([...envoys.values()].map((e) => waitClustersHealthy(e.adminUrl, 20_000)));

@@ -1,7 +1,8 @@
 import type { ConnectionLimits, Timeouts } from "../infra/topology/model.ts";
-import { EDGE_HEALTH_PATH } from "../infra/topology/names.ts";
+import { appHealthPath, EDGE_HEALTH_PATH } from "../infra/topology/names.ts";
 import type { AccessLog, Cluster, Listener, Route } from "./envoy-api.ts";
-import { POP_HEADER, ROUTE_HEADER } from "./headers.ts";
+import { POP_HEADER, ROUTE_HEADER, SERVED_HEADER } from "./headers.ts";
+import { seconds } from "./envoy-fields.ts";
 import { httpListener, ROUTER_FILTER } from "./listeners.ts";
 import { cluster } from "./clusters.ts";
 import type { Endpoint } from "./placement.ts";
@@ -33,6 +34,7 @@ export function accessLog(): AccessLog[] {
             duration_ms: "%DURATION%",
             edge_route: `%RESP(${ROUTE_HEADER})%`,
             edge_pop: `%RESP(${POP_HEADER})%`,
+            edge_served: `%RESP(${SERVED_HEADER})%`,
             request_id: "%REQ(X-REQUEST-ID)%",
           },
         },
@@ -62,6 +64,15 @@ export function adminCluster(admin: Endpoint, connectTimeoutMs: number): Cluster
   return cluster({ name: ADMIN_CLUSTER, type: "STATIC", endpoints: [admin], protocol: "http1", connectTimeoutMs });
 }
 
+function skipping(skipFilters: string[]): Pick<Route, "typed_per_filter_config"> {
+  if (skipFilters.length === 0) return {};
+  return {
+    typed_per_filter_config: Object.fromEntries(
+      skipFilters.map((filter) => [filter, { "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig" as const, disabled: true }]),
+    ),
+  };
+}
+
 /**
  * Answered 200 by the proxy itself with every HTTP filter named in `skipFilters` disabled, so a
  * health check needs no token and never reaches the region router.
@@ -71,12 +82,23 @@ export function healthRoute(skipFilters: string[]): Route {
     name: "edge-healthz",
     match: { path: EDGE_HEALTH_PATH },
     direct_response: { status: 200, body: { inline_string: "ok\n" } },
-    ...(skipFilters.length > 0
-      ? {
-          typed_per_filter_config: Object.fromEntries(
-            skipFilters.map((filter) => [filter, { "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig" as const, disabled: true }]),
-          ),
-        }
-      : {}),
+    ...skipping(skipFilters),
   };
 }
+
+/**
+ * `app`'s health through this proxy: the app health path, passed on to `cluster` as it is (with
+ * `rewrite`, as that path instead), so it answers 200 only while the cluster has a healthy host
+ * that answers 200. No retry: a health check wants the truth of one try.
+ */
+export function appHealthRoute(app: string, cluster: string, skipFilters: string[], rewrite?: string): Route {
+  return {
+    name: `edge-healthz-${app}`,
+    match: { path: appHealthPath(app) },
+    route: { cluster, timeout: seconds(APP_HEALTH_TIMEOUT_MS), ...(rewrite === undefined ? {} : { prefix_rewrite: rewrite }) },
+    ...skipping(skipFilters),
+  };
+}
+
+/** Within the health check's own 1 s timeout (failover.ts healthCheck). */
+const APP_HEALTH_TIMEOUT_MS = 900;

@@ -1,19 +1,25 @@
-import type { Topology } from "../infra/topology/model.ts";
-import { findRegion } from "../infra/topology/inventory.ts";
-import { DISCOVERY_CLUSTER, SERVICE_HEALTH_PATH, EDGE_HEALTH_PATH, localCluster, peerCluster, popId } from "../infra/topology/names.ts";
+import type { App, Topology } from "../infra/topology/model.ts";
+import { failsOver, findRegion, servingOrder } from "../infra/topology/inventory.ts";
+import {
+  DISCOVERY_CLUSTER, SERVICE_HEALTH_PATH, EDGE_HEALTH_PATH, appHealthPath, failoverCluster, localCluster, peerAppCluster, peerCluster,
+  popId,
+} from "../infra/topology/names.ts";
 import type {
-  Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, LocalReplyConfig, Route, RouteConfiguration,
+  AggregateCluster, Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, LocalReplyConfig, Route,
+  RouteConfiguration,
 } from "./envoy-api.ts";
 import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
-import { BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER } from "./headers.ts";
-import { address } from "./envoy-fields.ts";
+import {
+  BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER, UNSERVED_HEADER,
+} from "./headers.ts";
+import { address, seconds } from "./envoy-fields.ts";
 import { httpListener, ROUTER_FILTER } from "./listeners.ts";
 import { cluster } from "./clusters.ts";
 import { overloadManager } from "./overload.ts";
-import { datacenterConnectMs, failoverSettings, unavailableReply } from "./failover.ts";
+import { datacenterConnectMs, failoverSettings, UNSERVED_MARK, unavailableReply } from "./failover.ts";
 import { appRoutes } from "./app-routes.ts";
-import { accessLog, adminCluster, healthRoute, statsListener } from "./observability.ts";
+import { accessLog, adminCluster, appHealthRoute, healthRoute, statsListener } from "./observability.ts";
 import type { Placement, RenderInputs } from "./placement.ts";
 
 /** Bootstrap of one POP of the outer rim. */
@@ -102,21 +108,43 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
   ];
 }
 
-function routeConfig(name: string, routes: Route[]): RouteConfiguration {
-  return { name, virtual_hosts: [{ name, domains: ["*"], routes }] };
+function routeConfig(name: string, routes: Route[], extra: Partial<RouteConfiguration> = {}): RouteConfiguration {
+  return { name, virtual_hosts: [{ name, domains: ["*"], routes }], ...extra };
 }
 
 /**
  * Envoy's own reply when the owner region cannot take a request (every host of the local or peer
- * cluster is down): 503 JSON naming the owner the region router decided.
+ * cluster is down): 503 JSON naming the owner the region router decided. Towards a peer it is
+ * marked unserved, so the entry POP may try the app's next serving region.
  */
-function ownerUnavailableReply(pop: string): LocalReplyConfig {
-  return unavailableReply("owner_unavailable", {
-    message: "owner region unavailable",
-    region: `%REQ(${OWNER_HEADER})%`,
-    app: "%ROUTE_NAME%",
-    pop,
+function ownerUnavailableReply(pop: string, towardsPeer: boolean): LocalReplyConfig {
+  const fields = { message: "owner region unavailable", region: `%REQ(${OWNER_HEADER})%`, app: "%ROUTE_NAME%", pop };
+  return unavailableReply("owner_unavailable", fields, towardsPeer ? [UNSERVED_MARK] : []);
+}
+
+/**
+ * For an app that fails over, the clusters a failover cluster names: the local datacenter's app
+ * cluster, or per other region that app's own backbone cluster, whose health is the app's health in
+ * that region. By region; only regions some serving order names.
+ */
+function failoverClusters(topology: Topology, region: string, app: App): { aggregates: AggregateCluster[]; peers: string[] } {
+  const step = (serving: string) => (serving === region ? localCluster(app.name, region) : peerAppCluster(app.name, serving));
+  const peers = new Set<string>();
+  const aggregates = topology.regions.flatMap((owner): AggregateCluster[] => {
+    const order = servingOrder(topology, app, owner.name);
+    if (order.length < 2) return [];
+    for (const serving of order) if (serving !== region) peers.add(serving);
+    return [{
+      name: failoverCluster(app.name, owner.name),
+      connect_timeout: seconds(topology.timeouts.connectMs),
+      lb_policy: "CLUSTER_PROVIDED",
+      cluster_type: {
+        name: "envoy.clusters.aggregate",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig", clusters: order.map(step) },
+      },
+    }];
   });
+  return { aggregates, peers: topology.regions.map((peer) => peer.name).filter((name) => peers.has(name)) };
 }
 
 /**
@@ -124,10 +152,12 @@ function ownerUnavailableReply(pop: string): LocalReplyConfig {
  * global, so discovery lists this region's service first and every other reachable region's as
  * lower priorities, in topology order.
  */
-function popClusters(topology: Topology, region: string, pop: string, placement: Placement, inputs: RenderInputs): Cluster[] {
+function popClusters(topology: Topology, region: string, pop: string, placement: Placement, inputs: RenderInputs): (Cluster | AggregateCluster)[] {
   const { connectMs } = topology.timeouts;
   const { connections } = topology.resources;
   const type = placement.clusterType;
+  // An app that fails over checks its own health, so its failover cluster moves on when the app
+  // (not only the ingress) is down here.
   const local = topology.apps.map((app) => ({
     ...cluster({
       name: localCluster(app.name, region),
@@ -136,21 +166,26 @@ function popClusters(topology: Topology, region: string, pop: string, placement:
       protocol: "h2c",
       connectTimeoutMs: datacenterConnectMs(topology.timeouts),
     }),
-    ...failoverSettings(EDGE_HEALTH_PATH, connections),
+    ...failoverSettings(failsOver(topology, app) ? appHealthPath(app.name) : EDGE_HEALTH_PATH, connections),
   }));
   const own = findRegion(topology, region);
   const others = topology.regions.filter((peer) => peer.name !== region);
-  const peers = others.map((peer) => ({
+  const backbone = (name: string, peer: string, healthPath: string): Cluster => ({
     ...cluster({
-      name: peerCluster(peer.name),
+      name,
       type,
-      endpoints: peer.pops.map((peerPop) => placement.popBackboneEndpoint(peer.name, peerPop.name, region)),
+      endpoints: findRegion(topology, peer).pops.map((peerPop) => placement.popBackboneEndpoint(peer, peerPop.name, region)),
       protocol: "h2c",
       connectTimeoutMs: connectMs,
-      transportSocket: peerClusterTls(topology, peer.name, inputs.backboneTls(region, pop)),
+      transportSocket: peerClusterTls(topology, peer, inputs.backboneTls(region, pop)),
     }),
-    ...failoverSettings(EDGE_HEALTH_PATH, connections),
-  }));
+    ...failoverSettings(healthPath, connections),
+  });
+  const peers = others.map((peer) => backbone(peerCluster(peer.name), peer.name, EDGE_HEALTH_PATH));
+  const failover = topology.apps.filter((app) => failsOver(topology, app)).flatMap((app) => {
+    const { aggregates, peers: serving } = failoverClusters(topology, region, app);
+    return [...serving.map((peer) => backbone(peerAppCluster(app.name, peer), peer, appHealthPath(app.name))), ...aggregates];
+  });
   const discovery = {
     ...cluster({
       name: DISCOVERY_CLUSTER,
@@ -163,36 +198,45 @@ function popClusters(topology: Topology, region: string, pop: string, placement:
     }),
     ...failoverSettings(SERVICE_HEALTH_PATH, connections, "HTTP1"),
   };
-  return [...local, ...peers, discovery];
+  return [...local, ...peers, ...failover, discovery];
 }
 
 export function popBootstrap(topology: Topology, region: string, pop: string, placement: Placement, inputs: RenderInputs): Bootstrap {
   findRegion(topology, region);
   const listeners = placement.popListeners(region, pop);
   const filters = popFilters(topology, region, pop, inputs);
-  const routes = appRoutes(topology, () => ({ cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" }));
-  const unavailable = ownerUnavailableReply(popId(region, pop));
+  const routes = appRoutes(
+    topology,
+    () => ({ cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" }),
+    (app) => failsOver(topology, app),
+  );
+  // Peers' failover clusters check each app that fails over through this POP to its datacenter.
+  const appHealth = topology.apps
+    .filter((app) => failsOver(topology, app))
+    .map((app) => appHealthRoute(app.name, localCluster(app.name, region), [JWT_FILTER]));
+  const id = popId(region, pop);
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
   return {
-    node: { id: popId(region, pop), cluster: region },
+    node: { id, cluster: region },
     admin: { address: address(listeners.admin) },
     static_resources: {
       listeners: [
         httpListener(PUBLIC_LISTENER, listeners.client, limits, {
           early_header_mutation_extensions: PUBLIC_HEADER_MUTATION,
-          route_config: routeConfig(PUBLIC_LISTENER, routes),
+          // The unserved mark is for the POP that holds the decision; the client never sees it.
+          route_config: routeConfig(PUBLIC_LISTENER, routes, { response_headers_to_remove: [UNSERVED_HEADER] }),
           http_filters: filters,
           access_log: accessLog(),
-          local_reply_config: unavailable,
+          local_reply_config: ownerUnavailableReply(id, false),
         }),
         httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
           early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
           // The health route skips jwt_authn but runs the region router, which lets the path through: a
           // POP whose Wasm VM failed fails its peers' health checks and leaves their rotation.
-          route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...routes]),
+          route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...appHealth, ...routes]),
           http_filters: filters,
           access_log: accessLog(),
-          local_reply_config: unavailable,
+          local_reply_config: ownerUnavailableReply(id, true),
         }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),
         statsListener(listeners.stats, limits),
       ],

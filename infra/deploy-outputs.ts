@@ -11,11 +11,22 @@ export interface PopOutput {
   statsUrl: string;
 }
 
+export interface AppOutput {
+  name: string;
+  prefix: string;
+  /** Per owner region, the regions that may serve the app, owner first (topology servingOrder). */
+  serving: Record<string, string[]>;
+  /** `jurisdiction`: never served outside the owner's jurisdiction. */
+  residency: "none" | "jurisdiction";
+}
+
 export interface DeployOutputs {
   project: string;
   regions: string[];
   pops: PopOutput[];
   tenants: { host: string; region: string }[];
-  apps: { name: string; prefix: string }[];
+  apps: AppOutput[];
+  /** Each region's jurisdiction. */
+  jurisdictions: Record<string, string>;
   jwt: { issuer: string; audiences: string[]; regionClaim: string };
 }

@@ -22,6 +22,7 @@ import {
   DURATION_TREND,
   ERROR_RATE,
   OUTCOME_COUNTER,
+  OUTSIDE_JURISDICTION_COUNTER,
   faultThresholds,
   reportedOwners,
   requestMix,
@@ -68,6 +69,7 @@ export const options = {
 
 const outcomes = new Counter(OUTCOME_COUNTER);
 const misroutes = new Counter(MISROUTE_COUNTER);
+const outsideJurisdiction = new Counter(OUTSIDE_JURISDICTION_COUNTER);
 const errors = new Rate(ERROR_RATE);
 const durations = new Trend(DURATION_TREND, true);
 
@@ -95,10 +97,13 @@ export default function faultLoad(): void {
   const startMs = Date.now();
   const response = http.get(request.url, { headers, tags, timeout: plan.requestTimeout ?? "10s", responseType: "text" });
   const durationMs = Date.now() - startMs;
-  const { outcome, reason } = classifyResponse(request, response, regions, plan.owners[request.ownerRegion]?.expected);
+  const { outcome, reason, servingRegion } = classifyResponse(request, response, regions, plan.owners[request.ownerRegion]?.expected);
 
-  outcomes.add(1, { ...tags, outcome });
+  outcomes.add(1, { ...tags, outcome, served_region: servingRegion });
   misroutes.add(outcome === "misroute" ? 1 : 0, tags);
+  const jurisdictions = outputs.jurisdictions;
+  const outside = request.residencyBound && servingRegion in jurisdictions && jurisdictions[servingRegion] !== jurisdictions[request.ownerRegion];
+  outsideJurisdiction.add(outside ? 1 : 0, tags);
   errors.add(outcome === "error", tags);
   durations.add(durationMs, { ...tags, outcome });
   if (outcome !== "ok") {
@@ -124,8 +129,9 @@ export function handleSummary(data: { metrics: SummaryMetrics; state?: { testRun
     `fault load: ${summary.requests} requests at ${plan.ratePerSecond}/s (achieved ${summary.achievedRatePerSecond.toFixed(1)}/s, dropped ${summary.droppedIterations})`,
     ...summary.byOwner.map(
       (o) =>
-        `  ${o.ownerRegion.padEnd(16)} requests ${o.requests}, errors ${o.errors}, expected-degraded ${o.expectedDegraded}, misroutes ${o.misroutes}, p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms`,
+        `  ${o.ownerRegion.padEnd(16)} requests ${o.requests}, failover ${o.failover}, errors ${o.errors}, expected-degraded ${o.expectedDegraded}, misroutes ${o.misroutes}, p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms`,
     ),
+    `  served outside the owner's jurisdiction (residency-bound apps): ${summary.outsideJurisdiction}`,
     summary.failedThresholds.length === 0 ? "thresholds: all passed" : `thresholds failed: ${summary.failedThresholds.join("; ")}`,
     `summary: ${summaryFile}`,
     "",

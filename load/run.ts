@@ -90,7 +90,9 @@ export async function runK6(k6: string, args: string[], env: NodeJS.ProcessEnv, 
 export function readDeployOutputs(file: string): DeployOutputs {
   if (!existsSync(file)) throw new Error(`${file} not found: run \`npm run deploy\` first`);
   const outputs = JSON.parse(readFileSync(file, "utf8")) as Partial<DeployOutputs>;
-  const missing = (["regions", "pops", "tenants", "apps"] as const).filter((key) => !Array.isArray(outputs[key]));
+  const missing: string[] = (["regions", "pops", "tenants", "apps"] as const).filter((key) => !Array.isArray(outputs[key]));
+  // Outputs of a deploy from before placement: their apps have no serving order.
+  if (typeof outputs.jurisdictions !== "object" || outputs.apps?.some((app) => typeof app.serving !== "object")) missing.push("jurisdictions/serving");
   if (missing.length > 0 || !outputs.jwt?.issuer || !outputs.jwt.audiences?.length) {
     const fields = [...missing, ...(outputs.jwt?.issuer && outputs.jwt.audiences?.length ? [] : ["jwt"])];
     throw new Error(`${file} lacks ${fields.join(", ")}; expected the outputs of \`npm run deploy\``);

@@ -6,6 +6,7 @@ import type { RegionRouterConfig } from "../../edge/filter-config.ts";
 import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, OWNER_HEADER, POP_HEADER, ROUTE_HEADER, SOURCE_HEADER } from "../../edge/headers.ts";
 import type { Endpoint } from "../../edge/placement.ts";
 import { PUBLIC_LISTENER, WASM_FILTER } from "../../edge/pop.ts";
+import { hostClusters } from "../../edge/clusters.ts";
 
 export const LUA_FILTER = "envoy.filters.http.lua";
 
@@ -105,7 +106,7 @@ export function withLuaFilter(bootstrap: Bootstrap, source: string): Bootstrap {
 /** Each cluster `endpointOf` names goes to that one endpoint only (every priority replaced). */
 export function withClusterEndpoints(bootstrap: Bootstrap, endpointOf: (cluster: string) => Endpoint | undefined): Bootstrap {
   const copy = structuredClone(bootstrap);
-  for (const cluster of copy.static_resources.clusters) {
+  for (const cluster of hostClusters(copy.static_resources.clusters)) {
     const endpoint = endpointOf(cluster.name);
     if (endpoint === undefined) continue;
     cluster.load_assignment = { cluster_name: cluster.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.port } } } }] }] };

@@ -7,6 +7,8 @@ import type { Topology } from "../../infra/topology/model.ts";
 export const HOME_REGION = "home";
 export const PEER_REGION = "peer";
 export const MEASURED_POP = "p1";
+/** Both regions share one jurisdiction; the bench measures routing, not residency. */
+const JURISDICTION = "bench";
 
 /** Known tenants per region; C2 and the flood's known stream rotate over them. */
 export const TENANTS_PER_REGION = 16;
@@ -26,6 +28,7 @@ export function routeBenchTopology(): Topology {
     ],
     regions: [HOME_REGION, PEER_REGION].map((name, index) => ({
       name,
+      jurisdiction: JURISDICTION,
       pops: [{ name: MEASURED_POP, clientPort: 38101 + index * 10, statsPort: 39101 + index * 10 }],
       datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
     })),

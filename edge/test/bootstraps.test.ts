@@ -3,8 +3,12 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import type { Topology } from "../../infra/topology/model.ts";
 import { validateTopology } from "../../infra/topology/load.ts";
-import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, SERVICE_HEALTH_PATH, localCluster, peerCluster, popContainer, popSpiffeId } from "../../infra/topology/names.ts";
+import {
+  DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, SERVICE_HEALTH_PATH, appHealthPath, localCluster, peerAppCluster, peerCluster, popContainer, popSpiffeId,
+} from "../../infra/topology/names.ts";
+import { servingOrder } from "../../infra/topology/inventory.ts";
 import { bootstrapYaml, renderProxies, type RenderedProxy } from "../bootstraps.ts";
+import { hostClusters } from "../clusters.ts";
 import type { Bootstrap, Cluster, HttpConnectionManager, Listener, RouteAction, WasmFilter } from "../envoy-api.ts";
 import type { RegionRouterConfig } from "../filter-config.ts";
 import { CLAIM_HEADER, CLUSTER_HEADER, HOP_HEADER, INTERNAL_HEADER_PREFIX, POP_HEADER, ROUTE_HEADER } from "../headers.ts";
@@ -36,7 +40,7 @@ function connectionManager(target: Listener): HttpConnectionManager {
 }
 
 function clusterNamed(bootstrap: Bootstrap, name: string): Cluster {
-  const found = bootstrap.static_resources.clusters.find((candidate) => candidate.name === name);
+  const found = hostClusters(bootstrap.static_resources.clusters).find((candidate) => candidate.name === name);
   assert.ok(found, `cluster ${name} missing`);
   return found;
 }
@@ -59,7 +63,25 @@ function filterConfig(bootstrap: Bootstrap, listenerName: string): RegionRouterC
 function clustersTheFilterCanName(config: RegionRouterConfig): string[] {
   const local = config.apps.map(({ app }) => config.localClusterPattern.replace("{app}", app).replace("{region}", config.region));
   const peers = config.regions.filter((region) => region !== config.region).map((region) => config.peerClusterPattern.replace("{region}", region));
-  return [...local, ...peers];
+  const failover = config.apps.flatMap(({ app, serving }) =>
+    serving.flatMap((order, owner) => (order.length > 1 ? [config.failoverClusterPattern.replace("{app}", app).replace("{region}", config.regions[owner]!)] : [])));
+  return [...local, ...peers, ...failover];
+}
+
+/**
+ * What each failover cluster the filter can name must try, in order: per serving region of its
+ * owner, the local app cluster or that region's app backbone cluster.
+ */
+function failoverSteps(config: RegionRouterConfig): Map<string, string[]> {
+  const steps = new Map<string, string[]>();
+  for (const { app, serving } of config.apps) {
+    serving.forEach((order, owner) => {
+      if (order.length < 2) return;
+      const name = config.failoverClusterPattern.replace("{app}", app).replace("{region}", config.regions[owner]!);
+      steps.set(name, order.map((region) => (region === config.region ? localCluster(app, region) : peerAppCluster(app, region))));
+    });
+  }
+  return steps;
 }
 
 function pops(proxies: RenderedProxy[]) {
@@ -152,9 +174,19 @@ for (const [label, build] of topologies) {
 
       it("POP: the clusters are exactly those the filter can name, plus discovery and admin", () => {
         for (const proxy of pops(proxies)) {
-          const nameable = clustersTheFilterCanName(filterConfig(proxy.bootstrap, "public"));
-          const names = proxy.bootstrap.static_resources.clusters.map((candidate) => candidate.name);
-          assert.deepEqual([...names].sort(), [...nameable, DISCOVERY_CLUSTER, "admin"].sort());
+          const config = filterConfig(proxy.bootstrap, "public");
+          const nameable = clustersTheFilterCanName(config);
+          const steps = failoverSteps(config);
+          const { clusters } = proxy.bootstrap.static_resources;
+          const aggregates = clusters.flatMap((candidate) => ("cluster_type" in candidate ? [candidate] : []));
+          assert.deepEqual(
+            new Map(aggregates.map((aggregate) => [aggregate.name, aggregate.cluster_type.typed_config.clusters])),
+            steps,
+            "each failover cluster tries its owner's serving regions in order",
+          );
+          const stepped = [...new Set([...steps.values()].flat())].filter((name) => !nameable.includes(name));
+          const names = clusters.map((candidate) => candidate.name);
+          assert.deepEqual([...names].sort(), [...nameable, ...stepped, DISCOVERY_CLUSTER, "admin"].sort());
           assert.equal(names.length, new Set(names).size);
           const expectedLocal = topology.apps.map((app) => localCluster(app.name, proxy.region));
           for (const local of expectedLocal) {
@@ -183,7 +215,12 @@ for (const [label, build] of topologies) {
             assert.equal(config.region, proxy.region);
             assert.equal(config.pop, `${proxy.region}-${proxy.pop}`);
             assert.deepEqual(config.regions, topology.regions.map((region) => region.name));
-            assert.deepEqual(config.apps, topology.apps.map((app) => ({ prefix: app.prefix, app: app.name })));
+            assert.deepEqual(config.apps, topology.apps.map((app) => ({
+              prefix: app.prefix,
+              app: app.name,
+              serving: topology.regions.map((owner) => servingOrder(topology, app, owner.name)),
+            })));
+            assert.deepEqual([config.precedence, config.conflict], [topology.routing.precedence, topology.routing.conflict]);
             assert.equal(config.maxHops, topology.routing.maxHops);
             assert.deepEqual(config.fallback, topology.routing.fallback);
             assert.equal(config.discovery.timeoutMs, topology.routing.discovery.timeoutMs);
@@ -296,7 +333,7 @@ for (const [label, build] of topologies) {
             assert.equal(hcm.max_request_headers_kb, 60);
             assert.deepEqual(hcm.http2_protocol_options, { max_concurrent_streams: 100, initial_stream_window_size: 65536, initial_connection_window_size: 1048576 });
           }
-          for (const current of proxy.bootstrap.static_resources.clusters) {
+          for (const current of hostClusters(proxy.bootstrap.static_resources.clusters)) {
             assert.equal(current.per_connection_buffer_limit_bytes, 32768);
             assert.equal(current.type, current.name === "admin" ? "STATIC" : placement.clusterType);
           }
@@ -306,7 +343,16 @@ for (const [label, build] of topologies) {
       it("Ingress: each app prefix routes to that app's replicas, health checked over HTTP/2", () => {
         for (const proxy of ingresses(proxies)) {
           const routes = connectionManager(listener(proxy.bootstrap, "ingress")).route_config.virtual_hosts.flatMap((host) => host.routes);
-          const appRoutes = routes.filter((route) => route.route !== undefined);
+          const appNames = topology.apps.map((app) => app.name);
+          const appRoutes = routes.filter((route) => appNames.includes(route.name));
+          // Each app's health through the ingress goes to that app's health path.
+          assert.deepEqual(
+            routes.filter((route) => route.name.startsWith("edge-healthz-")).map((route) => [route.match, route.route]),
+            topology.apps.map((app) => [
+              { path: appHealthPath(app.name) },
+              { cluster: app.name, prefix_rewrite: SERVICE_HEALTH_PATH, timeout: "0.9s" },
+            ]),
+          );
           assert.deepEqual(
             appRoutes.map((route) => [("prefix" in route.match ? route.match.prefix : ""), route.route && "cluster" in route.route ? route.route.cluster : ""]),
             topology.apps.flatMap((app) => [[app.prefix, app.name], [app.prefix, app.name]]),
@@ -364,6 +410,7 @@ describe("placements", () => {
       regions: [
         {
           name: "left",
+          jurisdiction: "eu",
           dockerHost: "ssh://ops@left.hosts.test",
           backbonePort: 18400,
           pops: [{ name: "a", clientPort: 18001, statsPort: 19001 }],
@@ -371,6 +418,7 @@ describe("placements", () => {
         },
         {
           name: "right",
+          jurisdiction: "eu",
           dockerHost: "tcp://10.9.8.7:2376",
           backbonePort: 18500,
           pops: [

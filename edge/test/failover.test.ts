@@ -12,8 +12,11 @@ import { unhealthyHosts } from "../cluster-health.ts";
 import { renderProxies } from "../bootstraps.ts";
 import { dockerBackboneTls, loopbackPlacement } from "../placement.ts";
 import { IDEMPOTENT_METHODS, RETRIES } from "../failover.ts";
+import { UNSERVED_HEADER } from "../headers.ts";
+import { failsOver } from "../../infra/topology/inventory.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
 import { defaultTopology, fourRegionTopology } from "./fixtures.ts";
+import { hostClusters } from "../clusters.ts";
 
 interface Reply {
   status: number;
@@ -41,6 +44,7 @@ describe("Failover settings: every generated proxy", () => {
     });
 
     it(`${topology.project}: no layer retries a 5xx response, so a failure is retried only at the hop where it happened`, () => {
+      const failingOver = topology.apps.filter((app) => failsOver(topology, app)).map((app) => app.name);
       for (const proxy of proxies) {
         for (const listener of proxy.bootstrap.static_resources.listeners) {
           const hcm = listener.filter_chains[0]!.filters[1]!;
@@ -49,8 +53,15 @@ describe("Failover settings: every generated proxy", () => {
             const policy = route.route?.retry_policy;
             if (!policy) continue;
             const on = policy.retry_on.split(",");
-            assert.deepEqual(on.filter((reason) => /5xx|gateway|status|retriable/.test(reason)), [], `${proxy.container} ${route.name}: ${policy.retry_on}`);
-            const idempotent = route.match.headers?.[0]?.string_match;
+            // The one exception: at a POP, an app that fails over retries a 503 marked unserved (no app
+            // saw the request) in its next serving region.
+            const acrossRegions = proxy.kind === "pop" && failingOver.includes(route.name);
+            assert.deepEqual(on.filter((reason) => /5xx|gateway|status|retriable/.test(reason)), acrossRegions ? ["retriable-headers"] : [],
+              `${proxy.container} ${route.name}: ${policy.retry_on}`);
+            assert.deepEqual(policy.retriable_headers, acrossRegions ? [{ name: UNSERVED_HEADER, present_match: true }] : undefined);
+            assert.equal(policy.retry_priority?.name, acrossRegions ? "envoy.retry_priorities.previous_priorities" : undefined);
+            const first = route.match.headers?.[0];
+            const idempotent = first && "string_match" in first ? first.string_match : undefined;
             if (idempotent && "safe_regex" in idempotent) {
               for (const method of IDEMPOTENT_METHODS) assert.match(method, new RegExp(idempotent.safe_regex.regex));
               assert.doesNotMatch("POST", new RegExp(idempotent.safe_regex.regex));
@@ -68,7 +79,7 @@ describe("Failover settings: every generated proxy", () => {
 
     it(`${topology.project}: health-checked clusters never panic-route, eject only on connection failures, and size breakers from the topology`, () => {
       for (const proxy of proxies) {
-        for (const cluster of proxy.bootstrap.static_resources.clusters) {
+        for (const cluster of hostClusters(proxy.bootstrap.static_resources.clusters)) {
           if (cluster.name === "admin") continue;
           assert.equal(cluster.common_lb_config?.healthy_panic_threshold.value, 0, `${proxy.container} ${cluster.name}`);
           assert.ok(cluster.health_checks?.[0]?.no_traffic_interval, "idle clusters are checked as often as busy ones");

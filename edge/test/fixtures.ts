@@ -9,7 +9,7 @@ export function fourRegionTopology(): Topology {
     project: "rim4",
     jwt: { issuer: "https://id.rim4.test", audiences: ["rim4-web", "rim4-mobile"], regionClaim: "home" },
     apps: [
-      { name: "media", prefix: "/media" },
+      { name: "media", prefix: "/media", placement: { failover: ["eu-central", "na-west"] } },
       { name: "auth", prefix: "/auth" },
       { name: "api", prefix: "/api/v1" },
     ],
@@ -19,11 +19,13 @@ export function fourRegionTopology(): Topology {
     regions: [
       {
         name: "na-west",
+        jurisdiction: "na",
         pops: [{ name: "sfo", clientPort: 41001, statsPort: 42001 }],
         datacenter: { ingressReplicas: 2, apps: { media: { replicas: 3 }, auth: { replicas: 1 }, api: { replicas: 2 } } },
       },
       {
         name: "eu-central",
+        jurisdiction: "eu",
         pops: [
           { name: "fra", clientPort: 41011, statsPort: 42011 },
           { name: "ams", clientPort: 41012, statsPort: 42012 },
@@ -33,6 +35,7 @@ export function fourRegionTopology(): Topology {
       },
       {
         name: "sa-east",
+        jurisdiction: "sa",
         pops: [
           { name: "gru", clientPort: 41021, statsPort: 42021 },
           { name: "scl", clientPort: 41022, statsPort: 42022 },
@@ -41,6 +44,7 @@ export function fourRegionTopology(): Topology {
       },
       {
         name: "ap-north",
+        jurisdiction: "apac",
         pops: [{ name: "nrt", clientPort: 41031, statsPort: 42031 }],
         datacenter: { ingressReplicas: 3, apps: { media: { replicas: 1 }, auth: { replicas: 1 }, api: { replicas: 4 } } },
       },

@@ -31,8 +31,8 @@ const topology = validateTopology({
   jwt: { issuer: "https://login.live.test", audiences: ["live-api"] },
   apps: [{ name: "cart", prefix: "/cart" }],
   regions: [
-    { name: "north", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001 }], datacenter: { apps: { cart: { replicas: 1 } } } },
-    { name: "south", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "north", jurisdiction: "eu", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "south", jurisdiction: "us", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011 }], datacenter: { apps: { cart: { replicas: 1 } } } },
   ],
   tenants: [
     { host: "alpha.live.test", region: "north" },

@@ -4,6 +4,7 @@ import { stateDir } from "../../scripts/toolchain/paths.ts";
 import type { Topology } from "../topology/model.ts";
 import type { DeployOutputs, PopOutput } from "../deploy-outputs.ts";
 import { popId } from "../topology/names.ts";
+import { servingOrder } from "../topology/inventory.ts";
 
 export const outputsPath = () => join(stateDir, "outputs.json");
 export const cdktfOutputsPath = () => join(stateDir, "cdktf-outputs.json");
@@ -24,7 +25,13 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
     regions: topology.regions.map((r) => r.name),
     pops,
     tenants: topology.tenants,
-    apps: topology.apps,
+    apps: topology.apps.map((app) => ({
+      name: app.name,
+      prefix: app.prefix,
+      serving: Object.fromEntries(topology.regions.map((owner) => [owner.name, servingOrder(topology, app, owner.name)])),
+      residency: app.residency,
+    })),
+    jurisdictions: Object.fromEntries(topology.regions.map((region) => [region.name, region.jurisdiction])),
     jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim },
   };
   mkdirSync(dirname(outputsPath()), { recursive: true });

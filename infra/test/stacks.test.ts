@@ -16,6 +16,7 @@ import { pins } from "../../scripts/toolchain/versions.ts";
 import { ENVOY_FILES } from "../constructs/container-settings.ts";
 import { LABEL_PROJECT, LABEL_REGION, LABEL_RIM, LABEL_ROLE } from "../constructs/labels.ts";
 import type { Bootstrap } from "../../edge/envoy-api.ts";
+import { hostClusters } from "../../edge/clusters.ts";
 
 interface SynthContainer {
   name: string;
@@ -188,7 +189,7 @@ test("nofile: a clamped deploy gives containers the clamped nofile and every Env
       const limit = l.filter_chains[0]!.filters.find((f) => f.name === "envoy.filters.network.connection_limit");
       assert.equal((limit?.typed_config as { max_connections: number } | undefined)?.max_connections, topology.resources.connections.perListener, `${container} ${l.name}`);
     }
-    const thresholds = bootstrap.static_resources.clusters.flatMap((c) => (c.circuit_breakers?.thresholds ?? []).map((t) => [c.name, t] as const));
+    const thresholds = hostClusters(bootstrap.static_resources.clusters).flatMap((c) => (c.circuit_breakers?.thresholds ?? []).map((t) => [c.name, t] as const));
     assert.ok(thresholds.length > 0, `${container} has circuit breakers`);
     for (const [name, threshold] of thresholds) assert.equal(threshold.max_requests, 10000, `${container} ${name}`);
   }

@@ -1,4 +1,4 @@
-import type { Pop, Region, Topology } from "./model.ts";
+import type { App, Pop, Region, Topology } from "./model.ts";
 import { appContainer, discoveryContainer, ingressContainer, popContainer, popId } from "./names.ts";
 
 /** What a topology deploys, enumerated once for infra/, edge/ and tests. */
@@ -108,4 +108,32 @@ export function listContainers(topology: Topology): ContainerRef[] {
     });
     return containers;
   });
+}
+
+/**
+ * Regions that may serve `app` for requests owned by `owner`, in the order they are tried: the
+ * owner first, then the app's failover regions (without the owner, each once), then, for a
+ * residency-bound app, only those in the owner's jurisdiction. `owner-only` gives just the owner.
+ */
+export function servingOrder(topology: Topology, app: App, owner: string): string[] {
+  const home = findRegion(topology, owner);
+  const { failover } = app.placement === "owner-only" ? { failover: [] as string[] } : app.placement;
+  const candidates =
+    failover === "any"
+      ? topology.regions.map((region) => region.name)
+      : failover === "same-jurisdiction"
+        ? topology.regions.filter((region) => region.jurisdiction === home.jurisdiction).map((region) => region.name)
+        : failover;
+  const order = [owner];
+  for (const name of candidates) {
+    if (order.includes(name)) continue;
+    if (app.residency === "jurisdiction" && findRegion(topology, name).jurisdiction !== home.jurisdiction) continue;
+    order.push(name);
+  }
+  return order;
+}
+
+/** Whether some owner's requests for `app` may be served by another region than the owner. */
+export function failsOver(topology: Topology, app: App): boolean {
+  return topology.regions.some((owner) => servingOrder(topology, app, owner.name).length > 1);
 }

@@ -30,7 +30,33 @@ export interface App {
   name: string;
   /** Path prefix owned by the app; no prefix is a string prefix of another. */
   prefix: string;
+  /** Which regions may serve a request the owner region cannot; see `servingOrder` in inventory.ts. */
+  placement: AppPlacement;
+  /**
+   * `jurisdiction`: a request is never served outside its owner region's jurisdiction, whatever the
+   * placement says (a failover list may not name another jurisdiction's region); `none`: no bound.
+   */
+  residency: Residency;
 }
+
+/**
+ * `owner-only` (strict): only the owner region serves; when it cannot, the answer is 503.
+ * `{ failover: [...] }`: the owner, then these regions in this order.
+ * `{ failover: same-jurisdiction }`: the owner, then the other regions of its jurisdiction in topology order.
+ * `{ failover: any }`: the owner, then every other region in topology order.
+ */
+export type AppPlacement = "owner-only" | { failover: string[] | "same-jurisdiction" | "any" };
+
+export type Residency = "none" | "jurisdiction";
+
+/** Where a request's owner may come from. */
+export type IdentitySource = "jwt" | "tenant";
+
+/**
+ * When the token's region and the tenant's region both name an owner and differ:
+ * `prefer-first` takes the first source of `precedence`; `reject` answers 403 owner_conflict.
+ */
+export type ConflictPolicy = "prefer-first" | "reject";
 
 export type FallbackPolicy = { policy: "reject" } | { policy: "region"; region: string };
 
@@ -38,6 +64,9 @@ export interface Routing {
   fallback: FallbackPolicy;
   /** Sideways hops a request may take between POPs; 1 means one hop and never a loop. */
   maxHops: number;
+  /** Identity sources in order, each at most once; the first that names an owner wins (see `conflict`). */
+  precedence: IdentitySource[];
+  conflict: ConflictPolicy;
   discovery: DiscoverySettings;
 }
 
@@ -112,6 +141,8 @@ export interface ConnectionLimits {
 
 export interface Region {
   name: string;
+  /** Legal area the region's datacenter is in (e.g. `us`, `eu`, `apac`); a name. Residency-bound apps stay inside it. */
+  jurisdiction: string;
   /** Docker daemon for this region (`ssh://...` or `tcp://...`); absent means the local daemon. */
   dockerHost?: string;
   /**

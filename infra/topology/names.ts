@@ -7,6 +7,11 @@
 /** Patterns the region-router filter expands; `localCluster`/`peerCluster` expand the same ones. */
 export const LOCAL_CLUSTER_PATTERN = "{app}-{region}";
 export const PEER_CLUSTER_PATTERN = "edge-router-{region}";
+/**
+ * Cluster in a POP that tries, in order and by health, the regions that may serve `{app}` for
+ * requests owned by `{region}` (an aggregate of the per-region clusters below).
+ */
+export const FAILOVER_CLUSTER_PATTERN = "{app}-owned-by-{region}";
 export const DISCOVERY_CLUSTER = "discovery";
 
 /** POP id, e.g. region `r1` and pop `p1` give `r1-p1`. */
@@ -58,8 +63,29 @@ export function peerCluster(region: string): string {
   return expandPattern(PEER_CLUSTER_PATTERN, { region });
 }
 
+/** Failover cluster of `app` for requests owned by `owner`. */
+export function failoverCluster(app: string, owner: string): string {
+  return expandPattern(FAILOVER_CLUSTER_PATTERN, { app, region: owner });
+}
+
+/**
+ * Cluster in a POP of another region that reaches every POP of `region` over the backbone for one
+ * app, health-checked through to that app in `region`'s datacenter; failover clusters use it.
+ */
+export function peerAppCluster(app: string, region: string): string {
+  return `edge-router-${region}-${app}`;
+}
+
 /** Path every edge proxy answers itself with 200 (peer and ingress health checks); no app may claim it. */
 export const EDGE_HEALTH_PATH = "/edge/healthz";
+
+/**
+ * Health of `app` behind a proxy: a POP's backbone listener and a datacenter ingress answer it with
+ * 200 only while they can reach a healthy replica of the app.
+ */
+export function appHealthPath(app: string): string {
+  return `${EDGE_HEALTH_PATH}/${app}`;
+}
 
 /** Path the app and discovery services answer their own health on. */
 export const SERVICE_HEALTH_PATH = "/healthz";

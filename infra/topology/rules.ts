@@ -1,7 +1,7 @@
 import type { App, Ports, Region, Resources, Routing, Tenant, Timeouts, Topology } from "./model.ts";
 import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, localCluster, peerCluster } from "./names.ts";
 import { listContainers } from "./inventory.ts";
-import { DEFAULTS, PREFIX_PATTERN, sectionSchemas, showValue } from "./schema.ts";
+import { DEFAULTS, NAME_PATTERN, PREFIX_PATTERN, sectionSchemas, showValue } from "./schema.ts";
 
 /**
  * Checks beyond shape. They read the raw document plus every section and entry that parses on
@@ -222,8 +222,88 @@ const referencedRegionsExist = (view: RuleView): Problem[] => {
       message: `${showValue(fallback.region)} is not a region of the topology; expected ${expected}`,
     });
   }
+  for (const app of view.apps) {
+    for (const entry of failoverEntries(app)) {
+      if (!regions.has(entry.region)) {
+        problems.push({ path: entry.path, message: `${showValue(entry.region)} is not a region of the topology; expected ${expected}` });
+      }
+    }
+  }
   return problems;
 };
+
+/**
+ * The region names an app's `placement.failover` list holds, each with its path; none for the other
+ * forms. Entries that are not names have their own shape problem and are left out.
+ */
+function failoverEntries({ index, raw }: Entry<App>): { path: string; region: string }[] {
+  const placement = raw.placement;
+  if (!isObject(placement) || !Array.isArray(placement.failover)) return [];
+  return placement.failover.flatMap((region, j) =>
+    typeof region === "string" && NAME_PATTERN.test(region) ? [{ path: `apps[${index}].placement.failover[${j}]`, region }] : [],
+  );
+}
+
+const failoverRegionsUnique = (view: RuleView): Problem[] =>
+  view.apps.flatMap((app) =>
+    duplicates(
+      failoverEntries(app).map(({ path, region }) => ({ path, key: region, shown: showValue(region) })),
+      "a failover region of this app",
+      "each region at most once in a failover list",
+    ),
+  );
+
+/** Jurisdiction of each region whose name and jurisdiction are valid; none when region names repeat. */
+function jurisdictionsByRegion(view: RuleView): Map<string, string> {
+  const byRegion = new Map<string, string>();
+  if (regionNamesUnique(view).length > 0) return byRegion;
+  for (const { raw } of view.regions) {
+    const name = stringField(raw, "name");
+    const jurisdiction = stringField(raw, "jurisdiction");
+    if (name !== undefined && jurisdiction !== undefined && NAME_PATTERN.test(jurisdiction)) byRegion.set(name, jurisdiction);
+  }
+  return byRegion;
+}
+
+/**
+ * A residency-bound app never serves a request outside its owner's jurisdiction, and its failover
+ * list applies to every owner: a list naming regions of two jurisdictions reads as a failover
+ * chain across them that no owner could ever take, so it is an error at each entry outside the
+ * jurisdiction of the list's first entry.
+ *
+ * A list of one jurisdiction is valid although only owners in that jurisdiction can use it: for an
+ * owner elsewhere every entry is filtered out and the app is owner-only there (see `servingOrder`),
+ * which is exactly what residency says. Rejecting it would allow explicit lists only in topologies
+ * of one jurisdiction; `same-jurisdiction` (or `any`) gives every owner its own jurisdiction's regions.
+ */
+const residencyFailoverInOneJurisdiction = (view: RuleView): Problem[] => {
+  const jurisdictions = jurisdictionsByRegion(view);
+  return view.apps.flatMap((app) => {
+    if (app.raw.residency !== "jurisdiction") return [];
+    const known = failoverEntries(app).flatMap((entry) => {
+      const jurisdiction = jurisdictions.get(entry.region);
+      return jurisdiction === undefined ? [] : [{ ...entry, jurisdiction }];
+    });
+    const [first] = known;
+    if (!first) return [];
+    return known
+      .filter((entry) => entry.jurisdiction !== first.jurisdiction)
+      .map((entry) => ({
+        path: entry.path,
+        message:
+          `${showValue(entry.region)} is in jurisdiction ${entry.jurisdiction} while ${first.path} (${showValue(first.region)}) is in ${first.jurisdiction}, ` +
+          `and the app is residency-bound (residency: jurisdiction): no request leaves its owner's jurisdiction, so no owner could fail over to both; ` +
+          `expected failover regions of jurisdiction ${first.jurisdiction} only (or failover: same-jurisdiction)`,
+      }));
+  });
+};
+
+const precedenceSourcesUnique = (view: RuleView): Problem[] =>
+  duplicates(
+    (view.routing?.precedence ?? []).map((source, index) => ({ path: `routing.precedence[${index}]`, key: source, shown: showValue(source) })),
+    "an identity source",
+    "each of jwt and tenant at most once in routing.precedence",
+  );
 
 const tenantHostsUnique = (view: RuleView): Problem[] =>
   duplicates(
@@ -445,6 +525,9 @@ export const rules: ReadonlyArray<(view: RuleView) => Problem[]> = [
   prefixesNotNested,
   datacenterListsExactlyTheApps,
   referencedRegionsExist,
+  failoverRegionsUnique,
+  residencyFailoverInOneJurisdiction,
+  precedenceSourcesUnique,
   tenantHostsUnique,
   dockerHostsComplete,
   hostPortsDistinct,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Topology } from "./model.ts";
+import type { App, Topology } from "./model.ts";
 
 /**
  * Shape of infra/topology.yaml. Custom messages follow "<problem>; expected <what is valid>";
@@ -50,11 +50,29 @@ function integer(min: number, max: number, what: string) {
 const name = () => patterned(NAME_PATTERN, "name", NAME_RULE);
 const port = () => integer(1, 65535, "a port");
 
+/** One of `values`, else "<value> is not <what>; expected a, b or c". */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
+  const expected = values.length === 1 ? values[0] : `${values.slice(0, -1).join(", ")} or ${values.at(-1)}`;
+  return z.enum(values, {
+    error: (issue) => `${issue.input === undefined ? "is missing" : `${showValue(issue.input)} is not ${what}`}; expected ${expected}`,
+  });
+}
+
+const jurisdiction = () => {
+  const expected = `a jurisdiction name such as us, eu or apac: ${NAME_RULE}`;
+  return z
+    .string({ error: (issue) => `${issue.input === undefined ? "is missing" : `${showValue(issue.input)} is not a string`}; expected ${expected}` })
+    .regex(NAME_PATTERN, { error: (issue) => `${showValue(issue.input)} is not a valid jurisdiction name; expected ${expected}` });
+};
+
 export const DEFAULTS = {
   regionClaim: "region",
+  app: { placement: "owner-only", residency: "none" },
   routing: {
     fallback: { policy: "reject" } as const,
     maxHops: 1,
+    precedence: ["jwt", "tenant"],
+    conflict: "prefer-first",
     discovery: {
       timeoutMs: 500,
       cacheTtlSeconds: 30,
@@ -74,7 +92,7 @@ export const DEFAULTS = {
     memoryMb: { pop: 256, ingress: 192, app: 128, discovery: 96 },
     connections: { perListener: 8192, global: 16384 },
   },
-} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string };
+} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string; app: Pick<App, "placement" | "residency"> };
 
 const jwtSchema = z.strictObject({
   issuer: z.url({
@@ -89,9 +107,36 @@ const jwtSchema = z.strictObject({
   ),
 });
 
+const PLACEMENT_FORMS = "owner-only, { failover: [<region name>, ...] }, { failover: same-jurisdiction } or { failover: any }";
+
+const placementSchema = z.union(
+  [
+    z.literal("owner-only"),
+    z.strictObject({
+      failover: z.union([
+        z.array(name()).min(1, { error: "is empty; expected at least one region name (or placement: owner-only for no failover)" }),
+        z.enum(["same-jurisdiction", "any"]),
+      ]),
+    }),
+  ],
+  {
+    // Reached only when no form fits at all; a bad region name or an unknown key inside
+    // `{ failover: [...] }` is reported at its own path.
+    error: (issue) => {
+      const input = issue.input;
+      if (typeof input === "object" && input !== null && !Array.isArray(input) && "failover" in input) {
+        return `failover ${showValue(input.failover)} is not a list of region names, same-jurisdiction or any; expected ${PLACEMENT_FORMS}`;
+      }
+      return `${input === undefined ? "is missing" : `${showValue(input)} is not a placement`}; expected ${PLACEMENT_FORMS}`;
+    },
+  },
+);
+
 const appSchema = z.strictObject({
   name: name(),
   prefix: patterned(PREFIX_PATTERN, "path prefix", PREFIX_RULE),
+  placement: placementSchema.default(DEFAULTS.app.placement),
+  residency: oneOf(["none", "jurisdiction"], "a residency").default(DEFAULTS.app.residency),
 });
 
 const fallbackSchema = z.discriminatedUnion(
@@ -124,9 +169,18 @@ const discoverySchema = z.strictObject({
   failureBackoffMs: integer(0, 60_000, "milliseconds").default(DEFAULTS.routing.discovery.failureBackoffMs),
 });
 
+const identitySource = oneOf(["jwt", "tenant"], "an identity source");
+
+/** Each source at most once: see `precedenceSourcesUnique` in rules.ts. */
+const precedenceSchema = z
+  .array(identitySource)
+  .min(1, { error: "is empty; expected a list of jwt and tenant, each at most once, e.g. [jwt, tenant]" });
+
 const routingSchema = z.strictObject({
   fallback: fallbackSchema.default(DEFAULTS.routing.fallback),
   maxHops: integer(1, 8, "a hop count").default(DEFAULTS.routing.maxHops),
+  precedence: precedenceSchema.default(() => [...DEFAULTS.routing.precedence]),
+  conflict: oneOf(["prefer-first", "reject"], "a conflict policy").default(DEFAULTS.routing.conflict),
   discovery: discoverySchema.prefault({}),
 });
 
@@ -175,6 +229,7 @@ export const popSchema = z.strictObject({
 
 export const regionSchema = z.strictObject({
   name: name(),
+  jurisdiction: jurisdiction(),
   dockerHost: patterned(DOCKER_HOST_PATTERN, "Docker host", DOCKER_HOST_RULE).optional(),
   backbonePort: port().optional(),
   pops: z.array(popSchema).min(1, { error: "has no POPs; expected at least one POP per region" }),

@@ -18,10 +18,12 @@ export interface RoutedRequest {
   entryRegion: string;
   ownerRegion: string;
   source: OwnerSource;
+  /** Regions that may serve it, owner first (the app's serving order for the owner); absent: the owner only. */
+  serving?: string[];
 }
 
-export type Outcome = "ok" | "misroute" | "expected_degraded" | "error";
-export const OUTCOMES: Outcome[] = ["ok", "misroute", "expected_degraded", "error"];
+export type Outcome = "ok" | "failover" | "misroute" | "expected_degraded" | "error";
+export const OUTCOMES: Outcome[] = ["ok", "failover", "misroute", "expected_degraded", "error"];
 
 /** A reply the scenario declares correct for requests owned by `ownerRegion` while its fault lasts. */
 export interface ExpectedReply {
@@ -84,9 +86,11 @@ function servingRegionOf(reply: ReturnType<typeof appReply>, regions: string[]):
 
 /**
  * ok: 200 from the owner region's app with the expected hop count (as the app saw it, and in
- * `x-edge-route` when present). misroute: 200 from another region or with another hop count, or a
- * 508 (the POPs disagreed about the owner). expected_degraded: the declared reply for the owner
- * region (status and JSON `error` field). Anything else is an error.
+ * `x-edge-route` when present). failover: 200 from another region of the request's serving order,
+ * which `x-edge-route` reports (`served=<region>`, `failover=1`), with one sideways hop unless the
+ * entry region served it. misroute: 200 from any other region or with another hop count, or a 508
+ * (the POPs disagreed about the owner). expected_degraded: the declared reply for the owner region
+ * (status and JSON `error` field). Anything else is an error.
  */
 export function classifyResponse(
   request: RoutedRequest,
@@ -99,11 +103,21 @@ export function classifyResponse(
   const servingRegion = servingRegionOf(reply, regions);
   if (response.status === 200) {
     if (servingRegion === NOT_SERVED) return { outcome: "error", servingRegion, reason: "200 without an app reply" };
+    const route = parseRoute(header(response, "x-edge-route"));
     if (servingRegion !== request.ownerRegion) {
-      return { outcome: "misroute", servingRegion, reason: `served by ${servingRegion}, owner ${request.ownerRegion}` };
+      const allowed = request.serving?.includes(servingRegion) === true;
+      if (!allowed || route.failover !== "1" || route.served !== servingRegion) {
+        const said = route.served === undefined ? "" : ` (x-edge-route served=${route.served} failover=${route.failover ?? "-"})`;
+        return { outcome: "misroute", servingRegion, reason: `served by ${servingRegion}, owner ${request.ownerRegion}${said}` };
+      }
+      const hops = request.entryRegion === servingRegion ? 0 : 1;
+      if (reply?.hops !== hops || route.hops !== String(hops)) {
+        return { outcome: "misroute", servingRegion, reason: `failover hops app=${reply?.hops} route=${route.hops}, expected ${hops}` };
+      }
+      return { outcome: "failover", servingRegion, reason: `served by ${servingRegion} for ${request.ownerRegion}` };
     }
     const hops = expectedHops(request);
-    const routeHops = parseRoute(header(response, "x-edge-route")).hops;
+    const routeHops = route.hops;
     if (reply?.hops !== hops || (routeHops !== undefined && routeHops !== String(hops))) {
       return { outcome: "misroute", servingRegion, reason: `hops app=${reply?.hops} route=${routeHops}, expected ${hops}` };
     }

@@ -35,7 +35,7 @@ export function formatFaultLogEntry(entry: FaultLogEntry): string {
 }
 
 const LINE = new RegExp(
-  `${FAULT_LOG_TAG} start=(\\d+) ms=(\\d+) outcome=(misroute|expected_degraded|error) owner=(\\S+) entry=(\\S+) source=(jwt|host|unknown) status=(\\d+) reason=([^"\\s]*)`,
+  `${FAULT_LOG_TAG} start=(\\d+) ms=(\\d+) outcome=(failover|misroute|expected_degraded|error) owner=(\\S+) entry=(\\S+) source=(jwt|host|unknown) status=(\\d+) reason=([^"\\s]*)`,
 );
 
 /** Entries of a k6 console output file (any line format k6 wraps the message in); other lines are skipped. */

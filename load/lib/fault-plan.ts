@@ -12,6 +12,8 @@ import type { DeployOutputs } from "../../infra/deploy-outputs.ts";
 export const OUTCOME_COUNTER = "edge_outcomes";
 export const ERROR_RATE = "edge_errors";
 export const DURATION_TREND = "edge_duration";
+/** Answers a residency-bound app got from a region outside its owner's jurisdiction: always 0. */
+export const OUTSIDE_JURISDICTION_COUNTER = "edge_outside_jurisdiction";
 
 export interface OwnerTarget {
   /** Highest share of this owner region's requests that may be errors (0 means none may). */
@@ -37,6 +39,17 @@ export interface FaultLoadPlan {
   unknownTenants?: boolean;
   /** Request timeout, a k6 duration; default 10s. */
   requestTimeout?: string;
+  /**
+   * Failover the run must show: requests of `ownerRegion` for `app` served by `servedBy` by failover
+   * (at least one, and by no other region), or with `servedBy: null` none served by failover at all.
+   */
+  failover?: FailoverTarget[];
+}
+
+export interface FailoverTarget {
+  ownerRegion: string;
+  app: string;
+  servedBy: string | null;
 }
 
 const DURATION = /^(\d+(ms|s|m|h))+$/;
@@ -53,6 +66,10 @@ export function validatePlan(plan: FaultLoadPlan, regions: string[]): FaultLoadP
     if (target.degradedP99Ms !== undefined && !target.expected) problems.push(`owners.${owner}.degradedP99Ms: needs owners.${owner}.expected`);
   }
   if (plan.owners?.[UNKNOWN_OWNER] && !plan.unknownTenants) problems.push(`owners.${UNKNOWN_OWNER}: needs unknownTenants: true`);
+  for (const [i, target] of (plan.failover ?? []).entries()) {
+    if (!regions.includes(target.ownerRegion)) problems.push(`failover[${i}].ownerRegion ${target.ownerRegion}: expected one of ${regions.join(", ")}`);
+    if (target.servedBy !== null && !regions.includes(target.servedBy)) problems.push(`failover[${i}].servedBy ${target.servedBy}: expected one of ${regions.join(", ")} or null`);
+  }
   if (problems.length > 0) throw new Error(`invalid fault load plan: ${problems.join("; ")}`);
   return plan;
 }
@@ -80,7 +97,7 @@ export function reportedOwners(plan: FaultLoadPlan, regions: string[]): string[]
  */
 export function faultThresholds(plan: FaultLoadPlan, regions: string[]): Record<string, string[]> {
   const owners = reportedOwners(plan, regions);
-  const thresholds: Record<string, string[]> = { [MISROUTE_COUNTER]: ["count==0"] };
+  const thresholds: Record<string, string[]> = { [MISROUTE_COUNTER]: ["count==0"], [OUTSIDE_JURISDICTION_COUNTER]: ["count==0"] };
   for (const owner of owners) {
     const target = plan.owners[owner] ?? {};
     thresholds[`${MISROUTE_COUNTER}{owner_region:${owner}}`] = ["count==0"];
@@ -89,6 +106,14 @@ export function faultThresholds(plan: FaultLoadPlan, regions: string[]): Record<
     for (const outcome of OUTCOMES) thresholds[`${OUTCOME_COUNTER}{owner_region:${owner},outcome:${outcome}}`] = ["count>=0"];
     if (target.degradedP99Ms !== undefined) {
       thresholds[`${DURATION_TREND}{owner_region:${owner},outcome:expected_degraded}`] = [`p(99)<=${target.degradedP99Ms}`];
+    }
+  }
+  for (const { ownerRegion, app, servedBy } of plan.failover ?? []) {
+    const failedOver = `${OUTCOME_COUNTER}{owner_region:${ownerRegion},app:${app},outcome:failover`;
+    if (servedBy === null) thresholds[`${failedOver}}`] = ["count==0"];
+    else {
+      thresholds[`${failedOver},served_region:${servedBy}}`] = ["count>0"];
+      for (const other of regions.filter((region) => region !== servedBy && region !== ownerRegion)) thresholds[`${failedOver},served_region:${other}}`] = ["count==0"];
     }
   }
   for (const [source, max] of Object.entries(plan.sourceMaxErrorRate ?? {})) thresholds[`${ERROR_RATE}{source:${source}}`] = [rateRule(max)];
@@ -104,6 +129,10 @@ export interface MixedRequest {
   app: string;
   ownerRegion: string;
   source: OwnerSource;
+  /** The app's serving order for the owner (just the owner for an unknown tenant). */
+  serving: string[];
+  /** Whether the app is residency-bound. */
+  residencyBound: boolean;
   /** Region whose user's token the request carries (source jwt). */
   userRegion?: string;
   /** Host header (source host); unknown-tenant requests get a fresh host per request. */
@@ -116,7 +145,7 @@ export interface MixedRequest {
  * owners, sources and entry POPs evenly over any window longer than one cycle.
  */
 export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "tenants" | "apps">, unknownTenants: boolean): MixedRequest[] {
-  const owners: Omit<MixedRequest, "entryPop" | "entryRegion" | "url" | "app">[] = [
+  const owners: Omit<MixedRequest, "entryPop" | "entryRegion" | "url" | "app" | "serving" | "residencyBound">[] = [
     ...outputs.regions.map((region) => ({ ownerRegion: region, source: "jwt" as const, userRegion: region })),
     ...outputs.tenants.map((tenant) => ({ ownerRegion: tenant.region, source: "host" as const, host: tenant.host })),
     ...(unknownTenants ? [{ ownerRegion: UNKNOWN_OWNER, source: "unknown" as const }] : []),
@@ -125,7 +154,15 @@ export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "te
   for (const app of outputs.apps) {
     for (const owner of owners) {
       for (const pop of outputs.pops) {
-        mix.push({ entryPop: pop.id, entryRegion: pop.region, url: `${pop.clientUrl}${app.prefix}/items`, app: app.name, ...owner });
+        mix.push({
+          entryPop: pop.id,
+          entryRegion: pop.region,
+          url: `${pop.clientUrl}${app.prefix}/items`,
+          app: app.name,
+          ...owner,
+          serving: app.serving[owner.ownerRegion] ?? [owner.ownerRegion],
+          residencyBound: app.residency === "jurisdiction",
+        });
       }
     }
   }

@@ -1,5 +1,5 @@
 // The JSON summary of a fault-load run, built from k6's end-of-test metrics. Pure, no k6 imports.
-import { DURATION_TREND, OUTCOME_COUNTER, durationSeconds, type FaultLoadPlan } from "./fault-plan.ts";
+import { DURATION_TREND, OUTCOME_COUNTER, OUTSIDE_JURISDICTION_COUNTER, durationSeconds, type FaultLoadPlan } from "./fault-plan.ts";
 import { MISROUTE_COUNTER } from "./route-matrix.ts";
 
 export type SummaryMetrics = Record<string, { values?: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
@@ -8,6 +8,8 @@ export interface OwnerResult {
   ownerRegion: string;
   requests: number;
   ok: number;
+  /** Served by another region of the app's serving order. */
+  failover: number;
   errors: number;
   expectedDegraded: number;
   misroutes: number;
@@ -24,6 +26,8 @@ export interface FaultLoadSummary {
   droppedIterations: number;
   byOwner: OwnerResult[];
   misroutes: number;
+  /** Answers of residency-bound apps from outside the owner's jurisdiction. */
+  outsideJurisdiction: number;
   /** "<metric>: <rule>" for every threshold that failed. */
   failedThresholds: string[];
   testRunDurationMs: number;
@@ -43,10 +47,14 @@ export function faultSummaryFromMetrics(metrics: SummaryMetrics, plan: FaultLoad
     const outcome = (o: string) => count(`${OUTCOME_COUNTER}{owner_region:${owner},outcome:${o}}`);
     const duration = metrics[`${DURATION_TREND}{owner_region:${owner}}`]?.values ?? {};
     const ok = outcome("ok");
+    const failover = outcome("failover");
     const errors = outcome("error");
     const expectedDegraded = outcome("expected_degraded");
     const misroutes = outcome("misroute");
-    return { ownerRegion: owner, requests: ok + errors + expectedDegraded + misroutes, ok, errors, expectedDegraded, misroutes, p50Ms: duration.med ?? 0, p99Ms: duration["p(99)"] ?? 0 };
+    return {
+      ownerRegion: owner, requests: ok + failover + errors + expectedDegraded + misroutes, ok, failover, errors, expectedDegraded, misroutes,
+      p50Ms: duration.med ?? 0, p99Ms: duration["p(99)"] ?? 0,
+    };
   });
   const requests = byOwner.reduce((n, o) => n + o.requests, 0);
   return {
@@ -56,6 +64,7 @@ export function faultSummaryFromMetrics(metrics: SummaryMetrics, plan: FaultLoad
     droppedIterations: count("dropped_iterations"),
     byOwner,
     misroutes: count(MISROUTE_COUNTER),
+    outsideJurisdiction: count(OUTSIDE_JURISDICTION_COUNTER),
     failedThresholds: failedThresholdsOf(metrics),
     testRunDurationMs,
   };

@@ -25,6 +25,7 @@ import { discoveryLoss } from "./discovery-loss/scenario.ts";
 import { datacenterLoss } from "./datacenter-loss/scenario.ts";
 import { recovery } from "./recovery/scenario.ts";
 import { vmFailure } from "./vm-failure/scenario.ts";
+import { residency } from "./residency/scenario.ts";
 import { formatReliabilityTable, replaceGeneratedSection } from "./reliability-table.ts";
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -32,6 +33,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   "discovery-loss": discoveryLoss,
   "datacenter-loss": datacenterLoss,
   recovery,
+  residency,
   "vm-failure": vmFailure,
 };
 
@@ -119,7 +121,7 @@ export async function runScenarios(options: ScenarioRunOptions = {}): Promise<Sc
       console.log(`scenarios: ${name} (${options.form ?? "full"}): ${scenario.description}`);
       const result = await runScenario(
         scenario,
-        { topology, outputs, form: options.form ?? "full", stateDir: join(defaultStateDir, "scenarios"), region, output: options.output ?? "capture" },
+        { topology, outputs, form: options.form ?? "full", stateDir: join(defaultStateDir, "scenarios"), region, regionChosen: options.region !== undefined, output: options.output ?? "capture" },
         options.restores,
       );
       console.log(`scenarios: ${name}: ${result.passed ? "pass" : `FAIL (${result.missed.join("; ")})`}`);

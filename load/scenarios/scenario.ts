@@ -15,7 +15,7 @@ import type { OwnerResult } from "../lib/fault-summary.ts";
 import { loadStartedAt } from "../lib/fault-log.ts";
 import { waitAllPeersHealthy } from "./peer-rotation.ts";
 
-export const SCENARIO_NAMES = ["pop-loss", "discovery-loss", "datacenter-loss", "recovery", "vm-failure"] as const;
+export const SCENARIO_NAMES = ["pop-loss", "discovery-loss", "datacenter-loss", "recovery", "residency", "vm-failure"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 export type ScenarioForm = "full" | "quick";
 
@@ -65,6 +65,8 @@ export interface ScenarioContext {
   restores: RestoreStack;
   /** Region the fault hits; the topology's first region unless chosen. */
   region: string;
+  /** Whether `region` was chosen (--region); a scenario may otherwise pick the region it needs. */
+  regionChosen: boolean;
   output: "inherit" | "capture";
 }
 

@@ -50,9 +50,10 @@ function fixtureOutputs(overrides: Partial<Record<"bStatsUrl" | "bClientUrl", st
       { host: "news.region-b.test", region: REGION_B },
     ],
     apps: [
-      { name: "catalog", prefix: "/catalog" },
-      { name: "orders", prefix: "/orders" },
+      { name: "catalog", prefix: "/catalog", serving: { [REGION_A]: [REGION_A], [REGION_B]: [REGION_B] }, residency: "none" },
+      { name: "orders", prefix: "/orders", serving: { [REGION_A]: [REGION_A], [REGION_B]: [REGION_B] }, residency: "none" },
     ],
+    jurisdictions: { [REGION_A]: "a", [REGION_B]: "b" },
     jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region" },
   };
 }

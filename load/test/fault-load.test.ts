@@ -38,6 +38,21 @@ describe("classifyResponse", () => {
     assert.equal(classifyResponse(sideways, reply(200, { region: B, hops: 1 }, `owner=${B};hops=2`), REGIONS).outcome, "misroute");
   });
 
+  test("classifyResponse: 200 from another region of the serving order, reported by x-edge-route, is a failover", () => {
+    const C = "region-c";
+    const regions = [...REGIONS, C];
+    const owned: RoutedRequest = { entryRegion: A, ownerRegion: B, source: "jwt", serving: [B, C, A] };
+    const failover = (region: string, hops: number) =>
+      reply(200, { region, hops }, `owner=${B};served=${region};source=jwt;pop=${A}-pop-1;hops=${hops};failover=1`);
+    assert.deepEqual(classifyResponse(owned, failover(C, 1), regions), { outcome: "failover", servingRegion: C, reason: `served by ${C} for ${B}` });
+    assert.equal(classifyResponse(owned, failover(A, 0), regions).outcome, "failover", "the entry region itself serves with no hop");
+    assert.equal(classifyResponse(owned, failover(A, 1), regions).outcome, "misroute", "wrong hop count");
+    assert.equal(classifyResponse({ ...owned, serving: [B, C] }, failover(A, 0), regions).outcome, "misroute", "not in the serving order");
+    assert.equal(classifyResponse({ ...owned, serving: undefined }, failover(C, 1), regions).outcome, "misroute", "an owner-only app");
+    const unreported = reply(200, { region: C, hops: 1 }, `owner=${B};source=jwt;pop=${A}-pop-1;hops=1`);
+    assert.equal(classifyResponse(owned, unreported, regions).outcome, "misroute", "a failover the edge does not report");
+  });
+
   test("classifyResponse: a 508 is a misroute whatever the scenario expects", () => {
     const loop = reply(508, { error: "loop_detected" });
     assert.equal(classifyResponse(sideways, loop, REGIONS, { status: 508, error: "loop_detected" }).outcome, "misroute");
@@ -101,7 +116,10 @@ describe("fault plan", () => {
         { id: "b-1", region: B, pop: "1", clientUrl: "http://b1", statsUrl: "" },
       ],
       tenants: [{ host: "t.a.test", region: A }, { host: "t.b.test", region: B }],
-      apps: [{ name: "x", prefix: "/x" }, { name: "y", prefix: "/y" }],
+      apps: [
+        { name: "x", prefix: "/x", serving: { [A]: [A, B], [B]: [B, A] }, residency: "none" as const },
+        { name: "y", prefix: "/y", serving: { [A]: [A], [B]: [B] }, residency: "jurisdiction" as const },
+      ],
     };
     const mix = requestMix(outputs, true);
     assert.equal(mix.length, 2 * 2 * (2 + 2 + 1));
@@ -109,6 +127,9 @@ describe("fault plan", () => {
     for (const owner of [A, B]) for (const source of ["jwt", "host"]) assert.equal(mix.filter((m) => m.ownerRegion === owner && m.source === source).length, 4);
     assert.equal(mix.filter((m) => m.ownerRegion === UNKNOWN_OWNER && m.host === undefined).length, 4, "unknown hosts are made per request");
     assert.equal(requestMix(outputs, false).length, 16);
+    assert.deepEqual(mix.find((m) => m.app === "x" && m.ownerRegion === A)?.serving, [A, B], "each request knows who may serve it");
+    assert.deepEqual(mix.find((m) => m.ownerRegion === UNKNOWN_OWNER)?.serving, [UNKNOWN_OWNER]);
+    assert.equal(mix.find((m) => m.app === "y")?.residencyBound, true);
   });
 
   test("durationSeconds: k6 durations", () => {
@@ -119,16 +140,18 @@ describe("fault plan", () => {
 
   test("faultSummaryFromMetrics: per owner region counts and latency from the tagged sub-metrics", () => {
     const metrics = {
-      [`edge_outcomes{owner_region:${A},outcome:ok}`]: { values: { count: 90 } },
+      [`edge_outcomes{owner_region:${A},outcome:ok}`]: { values: { count: 83 } },
       [`edge_outcomes{owner_region:${A},outcome:error}`]: { values: { count: 4 } },
       [`edge_outcomes{owner_region:${A},outcome:expected_degraded}`]: { values: { count: 5 } },
       [`edge_outcomes{owner_region:${A},outcome:misroute}`]: { values: { count: 1 } },
+      [`edge_outcomes{owner_region:${A},outcome:failover}`]: { values: { count: 7 } },
+      edge_outside_jurisdiction: { values: { count: 0 } },
       [`edge_duration{owner_region:${A}}`]: { values: { med: 3, "p(99)": 250 } },
       edge_misroutes: { values: { count: 1 }, thresholds: { "count==0": { ok: false } } },
       dropped_iterations: { values: { count: 2 } },
     };
     const s = faultSummaryFromMetrics(metrics, { ratePerSecond: 5, duration: "20s", owners: {} }, [A, B], 25_000);
-    assert.deepEqual(s.byOwner[0], { ownerRegion: A, requests: 100, ok: 90, errors: 4, expectedDegraded: 5, misroutes: 1, p50Ms: 3, p99Ms: 250 });
+    assert.deepEqual(s.byOwner[0], { ownerRegion: A, requests: 100, ok: 83, failover: 7, errors: 4, expectedDegraded: 5, misroutes: 1, p50Ms: 3, p99Ms: 250 });
     assert.equal(s.byOwner[1]?.requests, 0);
     assert.equal(s.achievedRatePerSecond, 5, "over the planned 20 s, not the 25 s k6 ran");
     assert.deepEqual(s.failedThresholds, ["edge_misroutes: count==0"]);
@@ -182,7 +205,8 @@ describe("fault-load k6 script", () => {
         { id: `${B}-pop-1`, region: B, pop: "pop-1", clientUrl: appB.url, statsUrl: appB.url },
       ],
       tenants: [{ host: "shop.region-a.test", region: A }, { host: "news.region-b.test", region: B }],
-      apps: [{ name: "catalog", prefix: "/catalog" }],
+      apps: [{ name: "catalog", prefix: "/catalog", serving: { [A]: [A], [B]: [B] }, residency: "none" }],
+      jurisdictions: { [A]: "a", [B]: "b" },
       jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region" },
     };
     const outputsFile = join(workDir, "outputs.json");

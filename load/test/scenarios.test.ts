@@ -20,9 +20,10 @@ function loadResult(failedThresholds: string[], exitCode = failedThresholds.leng
       requests: 300,
       droppedIterations: 0,
       misroutes: 0,
+      outsideJurisdiction: 0,
       failedThresholds,
       testRunDurationMs: 2000,
-      byOwner: [{ ownerRegion: "r1", requests: 300, ok: 299, errors: 1, expectedDegraded: 0, misroutes: 0, p50Ms: 3, p99Ms: 120.4 }],
+      byOwner: [{ ownerRegion: "r1", requests: 300, ok: 299, failover: 0, errors: 1, expectedDegraded: 0, misroutes: 0, p50Ms: 3, p99Ms: 120.4 }],
     },
     summaryFile: "s.json",
     failureLogFile: "f.log",
@@ -89,7 +90,7 @@ describe("reliability table", () => {
 
   test("formatReliabilityTable: one row per scenario and owner region, the machine and the command", () => {
     const table = formatReliabilityTable([result], { cpus: 2, memoryGiB: 23.5 }, "npm run scenarios", "2026-01-02");
-    assert.match(table, /^\| datacenter-loss \| quick \| r1 \| 300 \| 1 \| 0 \| 0 \| 3\.0 \| 120 \|$/m);
+    assert.match(table, /^\| datacenter-loss \| quick \| r1 \| 300 \| 1 \| 0 \| 0 \| 0 \| 3\.0 \| 120 \|$/m);
     assert.match(table, /Machine: 2 CPUs \(nproc\), 23\.5 GiB memory/);
     assert.match(table, /Reproduce: `npm run scenarios`/);
     assert.match(table, /\| datacenter-loss \| FAIL \| .* \| errors stop: 2\.50 s \(target <= 5 s\) \| threshold edge_errors\{owner_region:r1\}: rate<0\.001 \|$/m);

@@ -10,6 +10,19 @@ export class AppRoute {
   app: string;
   /** Cluster of this app in the local datacenter (localClusterPattern expanded). */
   localCluster: string = "";
+  /**
+   * By owner region index: the regions that may serve the app for that owner, in order, owner
+   * first (names as configured, then as indices once the regions are known).
+   */
+  servingNames: Array<Array<string>> = [];
+  serving: Array<Array<i32>> = [];
+  /**
+   * By owner region index: the cluster that tries the serving regions in order (failoverClusterPattern
+   * expanded), "" when only the owner may serve.
+   */
+  failoverClusters: Array<string> = [];
+  /** By owner region index: whether this POP's region may serve a request of that owner it receives. */
+  servesHere: Array<bool> = [];
 
   constructor(prefix: string, app: string) {
     this.prefix = prefix;
@@ -59,6 +72,14 @@ export class RouterConfig {
   failureBackoffMs: i64 = 0;
   /** Discovery calls one worker starts per second at most. */
   maxLookupsPerSecond: i32 = 0;
+  /** Identity sources in `precedence`: whether each is used, and whether the tenant comes first. */
+  useJwt: bool = false;
+  useTenant: bool = false;
+  tenantFirst: bool = false;
+  /** `conflict: reject`: a token and a tenant naming different owners get 403 owner_conflict. */
+  rejectConflicts: bool = false;
+  /** Response header the datacenter sets naming the region that served. */
+  servedHeader: string = "";
   fallbackPolicy: FallbackPolicy = FallbackPolicy.Reject;
   fallbackRegion: string = "";
   /** Index of `fallbackRegion` in `regions` (policy region). */
@@ -72,26 +93,32 @@ export class RouterConfig {
 
 // Field lists of each object; a field's id is its object's base plus its position in the list.
 // Every field of the top level and of discovery is required; fallback.region only with policy region.
-const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,popHeader,routeHeader,";
-const TOP_COUNT = 17;
+const TOP_FIELDS = ",region,pop,regions,apps,localClusterPattern,peerClusterPattern,clusterHeader,claimHeader,hopHeader,maxHops,discovery,fallback,ownerHeader,sourceHeader,healthPath,popHeader,routeHeader,precedence,conflict,failoverClusterPattern,servedHeader,";
+const TOP_COUNT = 21;
 const DISCOVERY_FIELDS = ",cluster,authority,pathTemplate,timeoutMs,cacheTtlSeconds,negativeCacheTtlSeconds,negativeCacheMaxEntries,staleIfErrorSeconds,maxConcurrentLookups,failureBackoffMs,maxLookupsPerSecond,";
 const DISCOVERY_BASE = TOP_COUNT;
 const DISCOVERY_COUNT = 11;
 const FALLBACK_FIELDS = ",policy,region,";
 const FALLBACK_BASE = DISCOVERY_BASE + DISCOVERY_COUNT;
-const APP_FIELDS = ",prefix,app,";
+const APP_FIELDS = ",prefix,app,serving,";
 const APP_BASE = FALLBACK_BASE + 2;
+const APP_COUNT = 3;
 /** Field ids of the header names, which must all differ. */
-const HEADER_FIELDS: Array<string> = ["clusterHeader", "claimHeader", "hopHeader", "ownerHeader", "sourceHeader", "popHeader", "routeHeader"];
+const HEADER_FIELDS: Array<string> = [
+  "clusterHeader", "claimHeader", "hopHeader", "ownerHeader", "sourceHeader", "popHeader", "routeHeader", "servedHeader",
+];
 const REGION_NAME = "a region name [a-z0-9-]";
 const NAME = "a name [A-Za-z0-9._-]";
 const HEADER_NAME = "a header name [a-z0-9-]";
 const IN_REGIONS = "one of regions";
-const APP_SHAPE = "{prefix, app}";
+const APP_SHAPE = "{prefix, app, serving}";
 const CLUSTER_PATTERN = "a cluster name pattern";
 const FALLBACK_POLICY = "reject or region";
 const REGION_LIST = "an array of region names";
-const APP_LIST = "an array of {prefix, app}";
+const APP_LIST = "an array of {prefix, app, serving}";
+const SERVING = "per region, in regions order, an array of region names starting with that region";
+const PRECEDENCE = "a non-empty array of jwt and tenant, each once";
+const CONFLICT = "prefer-first or reject";
 const AN_OBJECT = "an object";
 const HEALTH_PATH = "a path like /healthz";
 
@@ -120,6 +147,7 @@ const PATH_TEMPLATE = "a path with {host}";
 const TOP_EXPECTED: Array<string> = [
   IN_REGIONS, NAME, REGION_LIST, APP_LIST, CLUSTER_PATTERN, CLUSTER_PATTERN, HEADER_NAME, HEADER_NAME, HEADER_NAME,
   HOPS.expected(), AN_OBJECT, AN_OBJECT, HEADER_NAME, HEADER_NAME, HEALTH_PATH, HEADER_NAME, HEADER_NAME,
+  PRECEDENCE, CONFLICT, CLUSTER_PATTERN, HEADER_NAME,
 ];
 const DISCOVERY_EXPECTED: Array<string> = [
   NAME, AUTHORITY, PATH_TEMPLATE, TIMEOUT_MS.expected(), TTL_SECONDS.expected(), TTL_SECONDS.expected(),
@@ -186,6 +214,10 @@ function isPeerClusterPattern(s: string): bool {
   return isName(fill(s, "{region}", "r")) && s.includes("{region}");
 }
 
+function isConflictPolicy(s: string): bool {
+  return s == "prefer-first" || s == "reject";
+}
+
 function isFallbackPolicy(s: string): bool {
   return s == "reject" || s == "region";
 }
@@ -226,6 +258,7 @@ class ConfigReader {
   route: AppRoute = new AppRoute("", "");
   localPattern: string = "";
   peerPattern: string = "";
+  failoverPattern: string = "";
   policy: string = "";
   /** Whether discovery was an object, whose fields are then required. */
   discoveryRead: bool = false;
@@ -325,6 +358,10 @@ class ConfigReader {
       case 14: config.healthPath = this.text(isPath, HEALTH_PATH); break;
       case 15: config.popHeader = this.text(isHeaderName, HEADER_NAME); break;
       case 16: config.routeHeader = this.text(isHeaderName, HEADER_NAME); break;
+      case 17: this.precedence(); break;
+      case 18: config.rejectConflicts = this.text(isConflictPolicy, CONFLICT) == "reject"; break;
+      case 19: this.failoverPattern = this.text(isLocalClusterPattern, CLUSTER_PATTERN); break;
+      case 20: config.servedHeader = this.text(isHeaderName, HEADER_NAME); break;
       case DISCOVERY_BASE: config.discoveryCluster = this.text(isName, NAME); break;
       case DISCOVERY_BASE + 1: config.discoveryAuthority = this.text(isAuthority, AUTHORITY); break;
       case DISCOVERY_BASE + 2: config.discoveryPathTemplate = this.text(isPathTemplate, PATH_TEMPLATE); break;
@@ -339,7 +376,76 @@ class ConfigReader {
       case FALLBACK_BASE: this.policy = this.text(isFallbackPolicy, FALLBACK_POLICY); break;
       case FALLBACK_BASE + 1: config.fallbackRegion = this.text(isRegionName, IN_REGIONS); break;
       case APP_BASE: this.route.prefix = this.text(isPathPrefix, "a path prefix like /p"); break;
-      default: this.route.app = this.text(isName, NAME);
+      case APP_BASE + 1: this.route.app = this.text(isName, NAME); break;
+      default: this.serving();
+    }
+  }
+
+  precedence(): void {
+    if (!this.open(false, PRECEDENCE)) return;
+    let config = this.config;
+    let seen: Array<string> = [];
+    let i = 0;
+    for (; this.json.more(i == 0, false); i++) {
+      this.key = "precedence[" + i.toString() + "]";
+      let source = this.text((s: string): bool => s == "jwt" || s == "tenant", "jwt or tenant");
+      if (source.length == 0) continue;
+      if (seen.includes(source)) {
+        this.add(this.key, "repeated", "each once");
+        continue;
+      }
+      if (seen.length == 0) config.tenantFirst = source == "tenant";
+      seen.push(source);
+    }
+    if (i == 0) this.add("precedence", "empty", PRECEDENCE);
+    config.useJwt = seen.includes("jwt");
+    config.useTenant = seen.includes("tenant");
+  }
+
+  /** The app's serving lists as names; checked against the regions once every field is read. */
+  serving(): void {
+    let path = this.prefix + this.key;
+    if (!this.open(false, SERVING)) return;
+    let lists = this.route.servingNames;
+    for (let i = 0; this.json.more(i == 0, false); i++) {
+      this.prefix = "";
+      this.key = path + "[" + i.toString() + "]";
+      let list: Array<string> = [];
+      lists.push(list);
+      if (!this.open(false, SERVING)) continue;
+      let listPath = this.key;
+      for (let j = 0; this.json.more(j == 0, false); j++) {
+        this.key = listPath + "[" + j.toString() + "]";
+        list.push(this.text(isRegionName, REGION_NAME));
+      }
+    }
+  }
+
+  /**
+   * Resolves `route`'s serving lists (at `path`) to region indices: one list per region, each
+   * starting with that region, naming only configured regions, each once.
+   */
+  resolveServing(path: string, route: AppRoute): void {
+    let config = this.config;
+    let names = route.servingNames;
+    if (names.length != config.regions.length) {
+      this.add(path + ".serving", "has " + names.length.toString() + " lists for " + config.regions.length.toString() + " regions", SERVING);
+      return;
+    }
+    for (let owner = 0; owner < names.length; owner++) {
+      let list = names[owner];
+      let indices: Array<i32> = [];
+      let listPath = path + ".serving[" + owner.toString() + "]";
+      if (list.length == 0 || list[0] != config.regions[owner]) {
+        this.add(listPath, "does not start with " + config.regions[owner], SERVING);
+      }
+      for (let j = 0; j < list.length; j++) {
+        let region = config.regionIndex(list[j]);
+        if (region < 0) this.add(listPath + "[" + j.toString() + "]", "\"" + list[j] + "\" is not in regions", IN_REGIONS);
+        else if (indices.includes(region)) this.add(listPath + "[" + j.toString() + "]", "repeated", "each once");
+        indices.push(region);
+      }
+      route.serving.push(indices);
     }
   }
 
@@ -366,9 +472,11 @@ class ConfigReader {
       this.prefix = "";
       let route = new AppRoute("", "");
       this.route = route;
-      this.seen &= ~(<u64>3 << APP_BASE);
+      this.seen &= ~(<u64>((1 << APP_COUNT) - 1) << APP_BASE);
       if (!this.object(path + ".", APP_FIELDS, APP_BASE, APP_SHAPE)) continue;
-      if (!this.has(APP_BASE) || !this.has(APP_BASE + 1)) this.add(path, "prefix or app missing", APP_SHAPE);
+      if (!this.has(APP_BASE) || !this.has(APP_BASE + 1) || !this.has(APP_BASE + 2)) {
+        this.add(path, "prefix, app or serving missing", APP_SHAPE);
+      }
       for (let j = 0; j < apps.length; j++) {
         if (route.prefix.length > 0 && apps[j].prefix == route.prefix) this.add(path, "prefix repeated", "each once");
       }
@@ -422,7 +530,7 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
   // The first header repeating an earlier one is reported; "" is a name already reported as invalid.
   let headers = [
     config.clusterHeader, config.claimHeader, config.hopHeader, config.ownerHeader, config.sourceHeader,
-    config.popHeader, config.routeHeader,
+    config.popHeader, config.routeHeader, config.servedHeader,
   ];
   for (let i = 1; i < headers.length; i++) {
     let name = headers[i];
@@ -431,16 +539,25 @@ export function parseRouterConfig(text: string, problems: Array<string>): Router
       break;
     }
   }
+  if (problems.length == 0) {
+    for (let i = 0; i < config.apps.length; i++) reader.resolveServing("apps[" + i.toString() + "]", config.apps[i]);
+  }
   if (problems.length > 0) return null;
 
+  config.localRegion = config.regionIndex(config.region);
   for (let i = 0; i < config.apps.length; i++) {
     let app = config.apps[i];
     app.localCluster = fill(fill(reader.localPattern, "{app}", app.app), "{region}", config.region);
+    for (let owner = 0; owner < config.regions.length; owner++) {
+      let serving = app.serving[owner];
+      let failover = serving.length > 1;
+      app.failoverClusters.push(failover ? fill(fill(reader.failoverPattern, "{app}", app.app), "{region}", config.regions[owner]) : "");
+      app.servesHere.push(serving.indexOf(config.localRegion) > 0);
+    }
   }
   for (let i = 0; i < config.regions.length; i++) {
     config.peerClusters.push(fill(reader.peerPattern, "{region}", config.regions[i]));
   }
-  config.localRegion = config.regionIndex(config.region);
   config.fallbackIndex = config.regionIndex(config.fallbackRegion);
   return config;
 }

@@ -10,9 +10,10 @@ import {
   setEffectiveContext, setSharedData, sharedDataCas,
 } from "./proxy_host";
 import {
-  Answer, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
+  Answer, CONFLICT_MESSAGE, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
   OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
-  UNKNOWN_CLAIM_MESSAGE, NO_OWNER, Verdict, answeredRegion, classifyAnswer, freshness, isHealthPath, lookupPlan, matchApp, ownerOf,
+  UNKNOWN_CLAIM_MESSAGE, NO_OWNER, UNKNOWN_REGION, Verdict, answeredRegion, classifyAnswer, conflictFields, failoverRouteValue,
+  freshness, isHealthPath, lookupPlan, matchApp, ownerOf,
   parseHops, recordExpiry, recordRegion, refilledTokens, rejectionBody, routeVerdict, tenantHost,
   tenantKey, tenantRecord,
 } from "./routing";
@@ -28,10 +29,13 @@ const STREAMS_PER_COLLECTION = 32;
 // A multiple of STREAMS_PER_COLLECTION, so the gauge is sampled right after a collection.
 const STREAMS_PER_MEMORY_SAMPLE = 1024;
 
-/** Positions in `metricIds`: these, then rejected.<code> per Rejection (4), then forwarded.<region> per region. */
+/**
+ * Positions in `metricIds`: these, then rejected.<code> per Rejection (5), then forwarded.<region>
+ * per region, then failover.<app>.<region> per app and region (from RegionRouterRoot.failoverBase).
+ */
 enum Metric {
   RoutedLocal, Fallback, LookupErrors, CacheHits, Lookups, LookupMs, WasmMemoryBytes, StaleHits, LookupsShed,
-  LookupsBackedOff, Carried, LookupsRateLimited, Rejected, Forwarded = Rejected + 4,
+  LookupsBackedOff, Carried, LookupsRateLimited, Rejected, Forwarded = Rejected + 5,
 }
 const METRIC_NAMES: Array<string> = [
   "routed_local", "fallback", "lookup_errors", "cache_hits", "lookups", "lookup_ms", "wasm_memory_bytes",
@@ -84,6 +88,8 @@ export class RegionRouterRoot extends RootContext {
   /** The worker's lookup bucket: tokens held at `tokensAtMs` (full at start). */
   lookupTokens: f64 = 0;
   tokensAtMs: i64 = 0;
+  /** Position in `metricIds` of failover.<app>.<region> for app 0 and region 0. */
+  failoverBase: i32 = 0;
   /** Streams deleted so far (wraps; both periods divide 2^32). */
   finishedStreams: u32 = 0;
 
@@ -112,6 +118,10 @@ export class RegionRouterRoot extends RootContext {
     }
     for (let i = 0; i < REJECTION_CODES.length; i++) this.defineCounter("rejected." + REJECTION_CODES[i]);
     for (let i = 0; i < config.regions.length; i++) this.defineCounter("forwarded." + config.regions[i]);
+    this.failoverBase = this.metricIds.length;
+    for (let a = 0; a < config.apps.length; a++) {
+      for (let r = 0; r < config.regions.length; r++) this.defineCounter("failover." + config.apps[a].app + "." + config.regions[r]);
+    }
     this.recordMemory();
     return true;
   }
@@ -235,7 +245,7 @@ export class RegionRouterRoot extends RootContext {
       let stream = changetype<RegionRouterStream>(getContext(id));
       stream.waitingFor = null;
       setEffectiveContext(id);
-      if (stream.settle(owner, OwnerSource.Lookup, reason) == FilterHeadersStatusValues.Continue) continueRequest();
+      if (stream.decide(owner, OwnerSource.Lookup, reason) == FilterHeadersStatusValues.Continue) continueRequest();
     }
   }
 
@@ -266,6 +276,13 @@ export class RegionRouterStream extends Context {
    * loop-rejected); -1 until then, and for a request that carried an earlier POP's decision.
    */
   decision: i32 = -1;
+  /** The decided owner (region index) and its source, once `decision` is set. */
+  owner: i32 = NO_OWNER;
+  source: OwnerSource = OwnerSource.Jwt;
+  /** Whether the request went to a failover cluster, which may have let another region serve it. */
+  failover: bool = false;
+  /** The verified claim's owner (see routing.ts ownerOf); NO_OWNER without a claim, or when precedence leaves out jwt. */
+  claim: i32 = NO_OWNER;
   waitingFor: TenantLookup | null = null;
   /** Index of this stream's id in `waitingFor.waiters`. */
   waitSlot: i32 = 0;
@@ -291,16 +308,23 @@ export class RegionRouterStream extends Context {
     if (carried != null) return this.follow(carried!);
     let claim = values[RequestHeader.Claim];
     // An empty claim names no known region: it is not a missing owner.
-    if (claim != null) return this.settle(config.regionIndex(claim!), OwnerSource.Jwt, NoOwnerReason.NoHost);
+    if (claim != null && config.useJwt) this.claim = config.regionIndex(claim!);
+    // A claim for no configured region is refused whatever the tenant says, before any lookup.
+    if (this.claim == UNKNOWN_REGION) return this.settle(UNKNOWN_REGION, OwnerSource.Jwt, NoOwnerReason.NoHost);
+    // A first-ranked claim decides alone unless conflicts are refused: no tenant lookup.
+    if (this.claim >= 0 && !config.tenantFirst && !config.rejectConflicts) {
+      return this.settle(this.claim, OwnerSource.Jwt, NoOwnerReason.NoHost);
+    }
+    if (!config.useTenant) return this.decide(NO_OWNER, OwnerSource.Lookup, NoOwnerReason.NoHost);
 
     let host = tenantHost(values[RequestHeader.Authority]);
     this.host = host;
-    if (host.length == 0) return this.settle(NO_OWNER, OwnerSource.Lookup, NoOwnerReason.NoHost);
+    if (host.length == 0) return this.decide(NO_OWNER, OwnerSource.Lookup, NoOwnerReason.NoHost);
     let now = nowMs();
     let known = router.owners.find(host, now);
     if (known >= 0) {
       router.count(Metric.CacheHits);
-      return this.settle(known, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.decide(known, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     let record = getSharedData(tenantKey(host));
     let owner = NO_OWNER;
@@ -316,20 +340,20 @@ export class RegionRouterStream extends Context {
     // which in turn is newer than any stale owner.
     if (state == Freshness.Fresh) {
       router.count(Metric.CacheHits);
-      return this.settle(owner, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.decide(owner, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     if (router.unknownTenants.has(host, now)) {
       router.count(Metric.CacheHits);
-      return this.settle(NO_OWNER, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
+      return this.decide(NO_OWNER, OwnerSource.Cache, NoOwnerReason.UnknownTenant);
     }
     if (state == Freshness.Stale) {
       router.count(Metric.StaleHits);
       router.refresh(host, now);
-      return this.settle(owner, OwnerSource.Stale, NoOwnerReason.LookupFailed);
+      return this.decide(owner, OwnerSource.Stale, NoOwnerReason.LookupFailed);
     }
     let plan = router.awaitTenant(this, now);
     if (plan == LookupPlan.Join) return FilterHeadersStatusValues.StopIteration;
-    return this.settle(NO_OWNER, OwnerSource.Lookup, NO_OWNER_BY_PLAN[plan]);
+    return this.decide(NO_OWNER, OwnerSource.Lookup, NO_OWNER_BY_PLAN[plan]);
   }
 
   /**
@@ -340,8 +364,11 @@ export class RegionRouterStream extends Context {
     let config = this.router.config;
     this.router.count(Metric.Carried);
     let region = config.regionIndex(owner);
-    // A request owned here goes to the local datacenter whatever its hop count, which is not parsed.
-    let verdict = routeVerdict(config, region, region == config.localRegion ? 0 : this.hopCount());
+    // A request owned here, or one the app's placement lets this region serve for its owner (the
+    // entry POP's failover cluster sent it), goes to the local datacenter whatever its hop count,
+    // which is not parsed.
+    let local = region == config.localRegion || region >= 0 && config.apps[this.appIndex].servesHere[region];
+    let verdict = local ? Verdict.Local : routeVerdict(config, region, this.hopCount());
     if (verdict == Verdict.UnknownRegion) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
     this.route(verdict, region);
@@ -362,6 +389,24 @@ export class RegionRouterStream extends Context {
 
   onRequestTrailers(trailerCount: u32): FilterTrailersStatusValues {
     return this.waitingFor != null ? FilterTrailersStatusValues.StopIteration : FilterTrailersStatusValues.Continue;
+  }
+
+  /**
+   * Combines the tenant's owner `tenant` (found from `source`; NO_OWNER with `reason`) with the
+   * claim by the configured precedence and conflict policy, then settles. Continue, or
+   * StopIteration after a reply.
+   */
+  decide(tenant: i32, source: OwnerSource, reason: NoOwnerReason): FilterHeadersStatusValues {
+    let config = this.router.config;
+    let claim = this.claim;
+    if (claim == NO_OWNER) return this.settle(tenant, source, reason);
+    // The claim names a region here (an unknown one was refused before the lookup).
+    if (tenant == NO_OWNER || tenant == UNKNOWN_REGION && !config.tenantFirst) return this.settle(claim, OwnerSource.Jwt, reason);
+    if (tenant >= 0 && tenant != claim && config.rejectConflicts) {
+      let regions = config.regions;
+      return this.reject(Rejection.OwnerConflict, CONFLICT_MESSAGE, conflictFields(regions[claim], regions[tenant]));
+    }
+    return config.tenantFirst ? this.settle(tenant, source, reason) : this.settle(claim, OwnerSource.Jwt, reason);
   }
 
   /**
@@ -387,9 +432,29 @@ export class RegionRouterStream extends Context {
     let wire = router.wire;
     this.decision = wire.decision(region, source, verdict == Verdict.Forward ? hops + 1 : hops);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
+    this.owner = region;
+    this.source = source;
     replaceHeader(HeaderMap.Request, wire.sourceHeader, wire.sources[source]);
-    this.route(verdict, region);
+    let failoverCluster = wire.failoverClusters[this.appIndex][region];
+    // A request that made every hop it may cannot go sideways again: its owner here serves it.
+    if (failoverCluster.byteLength == 0 || hops >= config.maxHops) this.route(verdict, region);
+    else this.routeFailover(verdict, region, failoverCluster);
     return FilterHeadersStatusValues.Continue;
+  }
+
+  /**
+   * Sends the request to its app's failover cluster for owner `region`: Envoy tries the serving
+   * regions in order by their health. The hop header counts the sideways hop it may make; the
+   * counters count where the owner is.
+   */
+  routeFailover(verdict: Verdict, region: i32, cluster: ArrayBuffer): void {
+    let router = this.router;
+    let wire = router.wire;
+    this.failover = true;
+    replaceHeader(HeaderMap.Request, wire.ownerHeader, wire.regions[region]);
+    replaceHeader(HeaderMap.Request, wire.clusterHeader, cluster);
+    replaceHeader(HeaderMap.Request, wire.hopHeader, wire.hops[this.hops + 1]);
+    router.count(verdict == Verdict.Local ? Metric.RoutedLocal : Metric.Forwarded + region);
   }
 
   /** Sets the request headers for a Local or Forward `verdict` on region index `region`. */
@@ -408,7 +473,7 @@ export class RegionRouterStream extends Context {
     }
   }
 
-  reject(rejection: Rejection, message: string): FilterHeadersStatusValues {
+  reject(rejection: Rejection, message: string, extra: string = ""): FilterHeadersStatusValues {
     let config = this.router.config;
     let pop = config.pop;
     this.router.count(Metric.Rejected + rejection);
@@ -419,7 +484,7 @@ export class RegionRouterStream extends Context {
       headers.push(String.UTF8.decode(this.router.wire.routes[this.decision]));
     }
     sendLocalReply(REJECTION_STATUS[rejection], METRIC_PREFIX + REJECTION_CODES[rejection],
-      rejectionBody(rejection, message, pop), headers);
+      rejectionBody(rejection, message, pop, extra), headers);
     return FilterHeadersStatusValues.StopIteration;
   }
 
@@ -428,8 +493,31 @@ export class RegionRouterStream extends Context {
     replaceHeader(HeaderMap.Response, wire.popHeader, wire.pop);
     // The client sees this POP's decision, never one made further along. Without a decision the
     // response is this filter's own local reply, which carries no route.
-    if (this.decision >= 0) replaceHeader(HeaderMap.Response, wire.routeHeader, wire.routes[this.decision]);
+    if (this.decision < 0) return FilterHeadersStatusValues.Continue;
+    let served = this.failover ? this.servedElsewhere() : -1;
+    if (served < 0) {
+      replaceHeader(HeaderMap.Response, wire.routeHeader, wire.routes[this.decision]);
+      return FilterHeadersStatusValues.Continue;
+    }
+    let router = this.router;
+    let config = router.config;
+    router.count(router.failoverBase + this.appIndex * config.regions.length + served);
+    let hops = served == config.localRegion ? this.hops : this.hops + 1;
+    let value = failoverRouteValue(config.regions[this.owner], config.regions[served], this.source, config.pop, hops);
+    replaceHeader(HeaderMap.Response, wire.routeHeader, String.UTF8.encode(value));
     return FilterHeadersStatusValues.Continue;
+  }
+
+  /**
+   * The region (index) whose datacenter answered, by the served header the datacenter sets, when
+   * it is not the owner; -1 when the owner answered, or no datacenter did (a reply of a proxy).
+   */
+  servedElsewhere(): i32 {
+    let router = this.router;
+    let served = getHeader(HeaderMap.Response, router.wire.servedHeader);
+    if (served == null) return -1;
+    let region = router.config.regionIndex(served!);
+    return region == this.owner ? -1 : region;
   }
 
   /** Leaves the lookup this stream waits for, if any (the stream ended before the answer). */

@@ -24,12 +24,15 @@ function pathEnd(path: string): i32 {
 }
 
 /**
- * Whether `path` is the health path. Query and fragment are ignored, as Envoy's `path` route match
- * ignores them, so the filter lets through exactly what the health route answers.
+ * Whether `path` is the health path or one below it (an app's health through this proxy, as
+ * `<healthPath>/<app>`). Query and fragment are ignored, as Envoy's `path` route match ignores
+ * them, so the filter lets through what the health routes answer; a path below it that no health
+ * route names matches no route at all (404).
  */
 export function isHealthPath(path: string, healthPath: string): bool {
   let end = pathEnd(path);
-  return end == healthPath.length && path.startsWith(healthPath);
+  let n = healthPath.length;
+  return end >= n && path.startsWith(healthPath) && (end == n || path.charCodeAt(n) == 0x2f);
 }
 
 /**
@@ -123,17 +126,33 @@ export function routeHeaderValue(owner: string, source: i32, pop: string, hops: 
   return "owner=" + owner + ";source=" + sourceName(source) + ";pop=" + pop + ";hops=" + hops.toString();
 }
 
-export enum Rejection { NoApp, UnknownRegion, NoOwner, LoopDetected }
+/**
+ * The `routeHeader` value of a request owned by `owner` that region `served` (another region)
+ * answered: the decision's own value with `served=` and `failover=1` added.
+ */
+export function failoverRouteValue(owner: string, served: string, source: i32, pop: string, hops: i32): string {
+  return "owner=" + owner + ";served=" + served + ";source=" + sourceName(source) + ";pop=" + pop + ";hops=" + hops.toString()
+    + ";failover=1";
+}
 
-export const REJECTION_CODES: Array<string> = ["no_app", "unknown_region", "no_owner", "loop_detected"];
-export const REJECTION_STATUS: Array<u32> = [404, 403, 503, 508];
+export enum Rejection { NoApp, UnknownRegion, NoOwner, LoopDetected, OwnerConflict }
+
+export const REJECTION_CODES: Array<string> = ["no_app", "unknown_region", "no_owner", "loop_detected", "owner_conflict"];
+export const REJECTION_STATUS: Array<u32> = [404, 403, 503, 508, 403];
 
 /**
- * Body of a local reply. Messages are fixed texts and the POP id is a validated name, so
- * nothing needs JSON escaping.
+ * Body of a local reply, with `extra` (`,"key":"value"...` or "") before the POP. Messages are
+ * fixed texts, and the POP id and region names are validated names, so nothing needs JSON escaping.
  */
-export function rejectionBody(rejection: Rejection, message: string, pop: string): string {
-  return "{\"error\":\"" + REJECTION_CODES[rejection] + "\",\"message\":\"" + message + "\",\"pop\":\"" + pop + "\"}";
+export function rejectionBody(rejection: Rejection, message: string, pop: string, extra: string = ""): string {
+  return "{\"error\":\"" + REJECTION_CODES[rejection] + "\",\"message\":\"" + message + "\"" + extra + ",\"pop\":\"" + pop + "\"}";
+}
+
+export const CONFLICT_MESSAGE = "token and tenant name different owner regions";
+
+/** The extra fields of an owner_conflict reply. */
+export function conflictFields(tokenRegion: string, tenantRegion: string): string {
+  return ",\"token_region\":\"" + tokenRegion + "\",\"tenant_region\":\"" + tenantRegion + "\"";
 }
 
 export const NO_APP_MESSAGE = "no app serves this path";

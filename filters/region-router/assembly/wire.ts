@@ -20,9 +20,12 @@ export class Wire {
   sourceHeader: ArrayBuffer;
   popHeader: ArrayBuffer;
   routeHeader: ArrayBuffer;
+  servedHeader: ArrayBuffer;
   pop: ArrayBuffer;
   /** By app index: the app's local cluster. */
   localClusters: Array<ArrayBuffer> = [];
+  /** By app index, then owner region index: the failover cluster (empty for an owner-only placement). */
+  failoverClusters: Array<Array<ArrayBuffer>> = [];
   /** By region index: the region's name and its peer cluster. */
   regions: Array<ArrayBuffer> = [];
   peerClusters: Array<ArrayBuffer> = [];
@@ -44,10 +47,17 @@ export class Wire {
     this.sourceHeader = encode(config.sourceHeader);
     this.popHeader = encode(config.popHeader);
     this.routeHeader = encode(config.routeHeader);
+    this.servedHeader = encode(config.servedHeader);
     this.pop = encode(config.pop);
     this.requestHeaders = [this.path, this.ownerHeader, this.claimHeader, this.authority, this.hopHeader];
     this.maxHops = config.maxHops;
-    for (let i = 0; i < config.apps.length; i++) this.localClusters.push(encode(config.apps[i].localCluster));
+    for (let i = 0; i < config.apps.length; i++) {
+      let app = config.apps[i];
+      this.localClusters.push(encode(app.localCluster));
+      let clusters: Array<ArrayBuffer> = [];
+      for (let r = 0; r < app.failoverClusters.length; r++) clusters.push(encode(app.failoverClusters[r]));
+      this.failoverClusters.push(clusters);
+    }
     for (let i = 0; i < SOURCE_COUNT; i++) this.sources.push(encode(sourceName(i)));
     for (let h = 0; h <= config.maxHops; h++) this.hops.push(encode(h.toString()));
     for (let r = 0; r < config.regions.length; r++) {

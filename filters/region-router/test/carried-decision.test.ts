@@ -161,7 +161,17 @@ describe("RegionRouter: the health path passes through", () => {
     });
   }
 
-  for (const path of ["/edge/healthz/x", "/edge/health", "/edge/healthzz"]) {
+  for (const path of ["/edge/healthz/catalog", "/edge/healthz/catalog?probe=1"]) {
+    it(`RegionRouter: ${path} (an app's health below the health path) is continued untouched`, async () => {
+      const host = await startRouter();
+      const { stream, action } = request(host, path);
+      assert.equal(action, "continue");
+      assert.equal(stream.getRequestHeader("x-edge-cluster"), undefined);
+      assert.equal(host.httpCalls.length, 0);
+    });
+  }
+
+  for (const path of ["/edge/health", "/edge/healthzz", "/edge/healthzz/catalog"]) {
     it(`RegionRouter: ${path} is not the health path: 404 no_app`, async () => {
       const host = await startRouter();
       assert.equal(request(host, path).stream.localResponse?.status, 404);

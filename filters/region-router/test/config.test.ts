@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { TENANT_PATH_PREFIX } from "../../../infra/topology/names.ts";
-import { POP, loadRouter, request, routerConfig, startRouter, type RouterConfig } from "./router-host.ts";
+import { POP, loadRouter, request, routerConfig, startRouter, type RouterConfig, ownerOnly } from "./router-host.ts";
 
 /** Configures the module with `config`; returns the error and critical lines it logged. */
 async function refusal(config: RouterConfig | string): Promise<string[]> {
@@ -115,7 +115,7 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
     ["no region", without("region"), ["region: missing; expected one of regions"]],
     ["no pop", without("pop"), ["pop: missing; expected a name [A-Za-z0-9._-]"]],
     ["no regions", without("regions"), ["regions: missing; expected an array of region names"]],
-    ["no apps", without("apps"), ["apps: missing; expected an array of {prefix, app}"]],
+    ["no apps", without("apps"), ["apps: missing; expected an array of {prefix, app, serving}"]],
     ["no routeHeader", without("routeHeader"), ["routeHeader: missing; expected a header name [a-z0-9-]"]],
     ["popHeader equal to routeHeader", routerConfig({ popHeader: "x-edge-route" }),
       ["routeHeader: reuses another routing header; expected distinct header names"]],
@@ -127,21 +127,21 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
     ["a repeated region", routerConfig({ regions: ["us-east", "eu-west", "us-east"] }), ["regions[2]: repeated; expected each once"]],
     ["a region that is not a string", routerConfig({ regions: ["us-east", 7] }), ["regions[1]: wrong type; expected a region name [a-z0-9-]"]],
     ["a region name with '|'", routerConfig({ regions: ["us-east", "eu|west"] }), ['regions[1]: "eu|west" is not valid; expected a region name [a-z0-9-]']],
-    ["empty apps", routerConfig({ apps: [] }), ["apps: empty; expected an array of {prefix, app}"]],
-    ["an app that is a string", routerConfig({ apps: ["catalog"] }), ["apps[0]: wrong type; expected {prefix, app}"]],
-    ["an app without prefix", routerConfig({ apps: [{ app: "catalog" }] }), ["apps[0]: prefix or app missing; expected {prefix, app}"]],
-    ["an app without name", routerConfig({ apps: [{ prefix: "/catalog" }] }), ["apps[0]: prefix or app missing; expected {prefix, app}"]],
-    ["a prefix without leading slash", routerConfig({ apps: [{ prefix: "catalog", app: "catalog" }] }),
+    ["empty apps", routerConfig({ apps: [] }), ["apps: empty; expected an array of {prefix, app, serving}"]],
+    ["an app that is a string", routerConfig({ apps: ["catalog"] }), ["apps[0]: wrong type; expected {prefix, app, serving}"]],
+    ["an app without prefix", routerConfig({ apps: [{ app: "catalog" }] }), ["apps[0]: prefix, app or serving missing; expected {prefix, app, serving}"]],
+    ["an app without name", routerConfig({ apps: [{ prefix: "/catalog" }] }), ["apps[0]: prefix, app or serving missing; expected {prefix, app, serving}"]],
+    ["a prefix without leading slash", routerConfig({ apps: [{ prefix: "catalog", app: "catalog", serving: ownerOnly() }] }),
       ['apps[0].prefix: "catalog" is not valid; expected a path prefix like /p']],
-    ["a prefix with a trailing slash", routerConfig({ apps: [{ prefix: "/catalog/", app: "catalog" }] }),
+    ["a prefix with a trailing slash", routerConfig({ apps: [{ prefix: "/catalog/", app: "catalog", serving: ownerOnly() }] }),
       ['apps[0].prefix: "/catalog/" is not valid; expected a path prefix like /p']],
-    ["a prefix with a query", routerConfig({ apps: [{ prefix: "/catalog?v=1", app: "catalog" }] }),
+    ["a prefix with a query", routerConfig({ apps: [{ prefix: "/catalog?v=1", app: "catalog", serving: ownerOnly() }] }),
       ['apps[0].prefix: "/catalog?v=1" is not valid; expected a path prefix like /p']],
-    ["an app name with a space", routerConfig({ apps: [{ prefix: "/catalog", app: "cat alog" }] }),
+    ["an app name with a space", routerConfig({ apps: [{ prefix: "/catalog", app: "cat alog", serving: ownerOnly() }] }),
       ['apps[0].app: "cat alog" is not valid; expected a name [A-Za-z0-9._-]']],
-    ["a repeated prefix", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog" }, { prefix: "/catalog", app: "orders" }] }),
+    ["a repeated prefix", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog", serving: ownerOnly() }, { prefix: "/catalog", app: "orders", serving: ownerOnly() }] }),
       ["apps[1]: prefix repeated; expected each once"]],
-    ["an unknown app field", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog", weight: 2 }] }),
+    ["an unknown app field", routerConfig({ apps: [{ prefix: "/catalog", app: "catalog", serving: ownerOnly(), weight: 2 }] }),
       ["apps[0].weight: unknown field; expected only documented fields"]],
     ["a misspelt top-level field", routerConfig({ maxhops: 1 }), ["maxhops: unknown field; expected only documented fields"]],
     ["an unknown placeholder in localClusterPattern", routerConfig({ localClusterPattern: "{app}-{zone}" }),
@@ -237,7 +237,7 @@ describe("RouterConfig: every invalid field refuses to start with a line naming 
       "maxHops: out of range; expected an integer from 0 to 8",
       "discovery.timeoutMs: wrong type; expected an integer from 1 to 60000",
       "extra: unknown field; expected only documented fields",
-      "apps: missing; expected an array of {prefix, app}",
+      "apps: missing; expected an array of {prefix, app, serving}",
     ));
   });
 });

@@ -9,7 +9,10 @@ describe("RegionRouter: metrics", () => {
       routed_local: 0, fallback: 0, lookup_errors: 0, cache_hits: 0, lookups: 0,
       stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0, lookups_rate_limited: 0,
       "rejected.no_app": 0, "rejected.unknown_region": 0, "rejected.no_owner": 0, "rejected.loop_detected": 0,
+      "rejected.owner_conflict": 0,
       "forwarded.us-east": 0, "forwarded.eu-west": 0, "forwarded.ap-southeast": 0,
+      "failover.catalog.us-east": 0, "failover.catalog.eu-west": 0, "failover.catalog.ap-southeast": 0,
+      "failover.orders.us-east": 0, "failover.orders.eu-west": 0, "failover.orders.ap-southeast": 0,
     });
     assert.equal(host.metrics.get("edge_router.lookup_ms")?.type, "histogram");
   });
@@ -60,7 +63,10 @@ describe("RegionRouter: metrics", () => {
       routed_local: 1, fallback: 0, lookup_errors: 1, cache_hits: 1, lookups: 2,
       stale_hits: 0, lookups_shed: 0, lookups_backed_off: 0, carried: 0, lookups_rate_limited: 0,
       "rejected.no_app": 1, "rejected.unknown_region": 1, "rejected.no_owner": 1, "rejected.loop_detected": 1,
+      "rejected.owner_conflict": 0,
       "forwarded.us-east": 0, "forwarded.eu-west": 1, "forwarded.ap-southeast": 3,
+      "failover.catalog.us-east": 0, "failover.catalog.eu-west": 0, "failover.catalog.ap-southeast": 0,
+      "failover.orders.us-east": 0, "failover.orders.eu-west": 0, "failover.orders.ap-southeast": 0,
     });
     assert.deepEqual(host.metrics.get("edge_router.lookup_ms")?.records, [120, 40]);
   });

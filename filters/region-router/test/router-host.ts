@@ -20,6 +20,14 @@ export const FIXTURE_DISCOVERY = {
   staleIfErrorSeconds: 600, maxConcurrentLookups: 64, maxLookupsPerSecond: 100_000, failureBackoffMs: 1000,
 };
 
+/** The fixture network's regions, in order. */
+export const REGIONS = ["us-east", "eu-west", "ap-southeast"];
+
+/** Serving lists of an owner-only app: each owner alone. */
+export function ownerOnly(): string[][] {
+  return REGIONS.map((region) => [region]);
+}
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -32,9 +40,14 @@ export function routerConfig(overrides: RouterConfig = {}): RouterConfig {
     ...routerFilterConfig({
       region: "us-east",
       pop: POP,
-      regions: ["us-east", "eu-west", "ap-southeast"],
-      apps: [{ prefix: "/catalog", name: "catalog" }, { prefix: "/orders", name: "orders" }],
-      routing: { maxHops: 1, fallback: { policy: "reject" }, discovery: FIXTURE_DISCOVERY },
+      regions: REGIONS,
+      apps: [
+        { prefix: "/catalog", app: "catalog", serving: ownerOnly() },
+        { prefix: "/orders", app: "orders", serving: ownerOnly() },
+      ],
+      routing: {
+        maxHops: 1, fallback: { policy: "reject" }, precedence: ["jwt", "tenant"], conflict: "prefer-first", discovery: FIXTURE_DISCOVERY,
+      },
     }),
   };
   const discovery = config["discovery"];

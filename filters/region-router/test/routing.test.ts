@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { POP, replyBody, request, routerConfig, startRouter, values } from "./router-host.ts";
+import { POP, replyBody, request, routerConfig, startRouter, values, ownerOnly } from "./router-host.ts";
 
 const claim = (region: string): [string, string] => ["x-edge-user-region", region];
 
@@ -18,7 +18,7 @@ describe("RegionRouter: app matching", () => {
   for (const [path, cluster] of cases) {
     it(`RegionRouter: ${path} goes to ${cluster} (longest matching prefix)`, async () => {
       const host = await startRouter(routerConfig({
-        apps: [{ prefix: "/catalog", app: "catalog" }, { prefix: "/catalog/admin", app: "catalog-admin" }, { prefix: "/orders", app: "orders" }],
+        apps: [{ prefix: "/catalog", app: "catalog", serving: ownerOnly() }, { prefix: "/catalog/admin", app: "catalog-admin", serving: ownerOnly() }, { prefix: "/orders", app: "orders", serving: ownerOnly() }],
       }));
       const { stream, action } = request(host, path, [claim("us-east")]);
       assert.equal(action, "continue");
@@ -42,7 +42,7 @@ describe("RegionRouter: app matching", () => {
   }
 
   it("RegionRouter: a prefix of / serves every path", async () => {
-    const host = await startRouter(routerConfig({ apps: [{ prefix: "/", app: "web" }, { prefix: "/orders", app: "orders" }] }));
+    const host = await startRouter(routerConfig({ apps: [{ prefix: "/", app: "web", serving: ownerOnly() }, { prefix: "/orders", app: "orders", serving: ownerOnly() }] }));
     assert.equal(request(host, "/anything", [claim("us-east")]).stream.getRequestHeader("x-edge-cluster"), "web-us-east");
     assert.equal(request(host, "/orders/1", [claim("us-east")]).stream.getRequestHeader("x-edge-cluster"), "orders-us-east");
   });

@@ -13,6 +13,7 @@ export function validRaw(): Record<string, any> {
     regions: [
       {
         name: "north",
+        jurisdiction: "eu",
         pops: [
           { name: "p1", clientPort: 28001, statsPort: 29001 },
           { name: "p2", clientPort: 28002, statsPort: 29002 },
@@ -21,6 +22,7 @@ export function validRaw(): Record<string, any> {
       },
       {
         name: "south",
+        jurisdiction: "us",
         pops: [{ name: "p1", clientPort: 28011, statsPort: 29011 }],
         datacenter: { apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
       },
@@ -30,6 +32,21 @@ export function validRaw(): Record<string, any> {
       { host: "beta.shop.test", region: "south" },
     ],
   });
+}
+
+/**
+ * Appends region `name` of `jurisdiction` to `raw` with one POP on fresh host ports and every app:
+ * a valid topology stays valid.
+ */
+export function withRegion(raw: Record<string, any>, name: string, jurisdiction: string): Record<string, any> {
+  const offset = 10 * raw.regions.length;
+  raw.regions.push({
+    name,
+    jurisdiction,
+    pops: [{ name: "p1", clientPort: 28001 + offset, statsPort: 29001 + offset }],
+    datacenter: { apps: Object.fromEntries(raw.apps.map((app: { name: string }) => [app.name, { replicas: 1 }])) },
+  });
+  return raw;
 }
 
 /** Every problem `validateTopology` reports for `raw`; empty when it is valid. */

@@ -42,16 +42,29 @@ describe("loading the topology", () => {
     assert.deepEqual(topology.routing, {
       fallback: { policy: "reject" },
       maxHops: 1,
+      precedence: ["jwt", "tenant"],
+      conflict: "prefer-first",
       discovery: {
         timeoutMs: 500, cacheTtlSeconds: 30, negativeCacheTtlSeconds: 5, negativeCacheMaxEntries: 4096,
         staleIfErrorSeconds: 600, maxConcurrentLookups: 64, maxLookupsPerSecond: 500, failureBackoffMs: 1000,
       },
     });
+    assert.deepEqual(
+      topology.apps.map((app) => [app.name, app.placement, app.residency]),
+      [["cart", "owner-only", "none"], ["search", "owner-only", "none"]],
+    );
     assert.equal(topology.jwt.regionClaim, "region");
     assert.deepEqual(topology.ports, {
       popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080,
     });
     assert.equal(topology.regions[1]!.datacenter.ingressReplicas, 1);
+  });
+
+  it("YAML: a failover list may be written as a flow list", () => {
+    const text = stringify(validRaw()).replace("    prefix: /cart\n", "    prefix: /cart\n    placement: { failover: [south, north] }\n");
+    assert.match(text, /placement: \{ failover: \[south, north\] \}/);
+    const topology = parseTopology(text, "inline");
+    assert.deepEqual(topology.apps[0]!.placement, { failover: ["south", "north"] });
   });
 
   it("EDGE_TOPOLOGY: selects the file when no path is given, relative to the working directory", () => {

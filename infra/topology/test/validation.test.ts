@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assertOnlyProblem, problemsOf, validRaw } from "./fixtures.ts";
+import { validateTopology } from "../load.ts";
+import { assertOnlyProblem, problemsOf, validRaw, withRegion } from "./fixtures.ts";
 
 // Each invariant: the fixture passes, one targeted change breaks it, and the single problem
 // names the field path, the bad value and what would be valid.
@@ -107,6 +108,147 @@ describe("topology validation", () => {
     const invalid = validRaw();
     invalid.regions[0].datacenter.apps.cart.replicas = 0;
     assertOnlyProblem(invalid, "regions[0].datacenter.apps.cart.replicas", "0 is out of range", "an integer from 1 to 64");
+  });
+
+  it("Region: a jurisdiction is required and is a name", () => {
+    const valid = validRaw();
+    valid.regions[1].jurisdiction = "eu";
+    assert.deepEqual(problemsOf(valid), []);
+    const missing = validRaw();
+    delete missing.regions[1].jurisdiction;
+    assertOnlyProblem(
+      missing,
+      "regions[1].jurisdiction",
+      "is missing; expected a jurisdiction name such as us, eu or apac",
+      "lowercase letters, digits and '-' (1-40 chars",
+    );
+    const invalid = validRaw();
+    invalid.regions[0].jurisdiction = "EU";
+    assertOnlyProblem(invalid, "regions[0].jurisdiction", `"EU" is not a valid jurisdiction name; expected a jurisdiction name such as us, eu or apac`);
+  });
+
+  it("Placement: owner-only, a failover list, same-jurisdiction and any are each valid", () => {
+    for (const placement of ["owner-only", { failover: ["south"] }, { failover: ["south", "north"] }, { failover: "same-jurisdiction" }, { failover: "any" }]) {
+      const raw = validRaw();
+      raw.apps[0].placement = placement;
+      assert.deepEqual(problemsOf(raw), [], JSON.stringify(placement));
+      assert.deepEqual(validateTopology(raw).apps[0]!.placement, placement);
+    }
+  });
+
+  it("Placement: any other value is rejected with the valid forms listed", () => {
+    const forms = "expected owner-only, { failover: [<region name>, ...] }, { failover: same-jurisdiction } or { failover: any }";
+    const cases: Array<[unknown, string]> = [
+      ["strict", `"strict" is not a placement; ${forms}`],
+      [{ failover: "nearest" }, `failover "nearest" is not a list of region names, same-jurisdiction or any; ${forms}`],
+      [{ regions: ["south"] }, `{"regions":["south"]} is not a placement; ${forms}`],
+    ];
+    for (const [placement, message] of cases) {
+      const invalid = validRaw();
+      invalid.apps[0].placement = placement;
+      assertOnlyProblem(invalid, "apps[0].placement", message);
+    }
+    const empty = validRaw();
+    empty.apps[0].placement = { failover: [] };
+    assertOnlyProblem(empty, "apps[0].placement.failover", "is empty; expected at least one region name (or placement: owner-only for no failover)");
+    const extra = validRaw();
+    extra.apps[0].placement = { failover: "any", order: "nearest" };
+    assertOnlyProblem(extra, "apps[0].placement.order", "unknown field; expected one of failover");
+  });
+
+  it("Placement: every region of a failover list exists, and a malformed one is reported once", () => {
+    const unknown = validRaw();
+    unknown.apps[1].placement = { failover: ["south", "west"] };
+    assertOnlyProblem(unknown, "apps[1].placement.failover[1]", `"west" is not a region of the topology; expected one of the regions: north, south`);
+    const malformed = validRaw();
+    malformed.apps[1].placement = { failover: ["South"] };
+    assertOnlyProblem(malformed, "apps[1].placement.failover[0]", `"South" is not a valid name; expected lowercase letters`);
+  });
+
+  it("Placement: a failover list names a region at most once", () => {
+    const invalid = validRaw();
+    invalid.apps[0].placement = { failover: ["south", "north", "south"] };
+    assertOnlyProblem(
+      invalid,
+      "apps[0].placement.failover[2]",
+      `"south" is already used as a failover region of this app at apps[0].placement.failover[0]; expected each region at most once in a failover list`,
+    );
+  });
+
+  it("Residency: none or jurisdiction, default none", () => {
+    const valid = validRaw();
+    valid.apps[0].residency = "jurisdiction";
+    assert.deepEqual(problemsOf(valid), []);
+    assert.deepEqual(validateTopology(validRaw()).apps.map((app) => app.residency), ["none", "none"]);
+    const invalid = validRaw();
+    invalid.apps[0].residency = "strict";
+    assertOnlyProblem(invalid, "apps[0].residency", `"strict" is not a residency; expected none or jurisdiction`);
+  });
+
+  it("Residency: a residency-bound app's failover list names regions of one jurisdiction", () => {
+    // north and west are in eu, south in us.
+    const raw = () => withRegion(validRaw(), "west", "eu");
+    const mixed = raw();
+    mixed.apps[1].residency = "jurisdiction";
+    mixed.apps[1].placement = { failover: ["west", "south"] };
+    assertOnlyProblem(
+      mixed,
+      "apps[1].placement.failover[1]",
+      `"south" is in jurisdiction us while apps[1].placement.failover[0] ("west") is in eu`,
+      "the app is residency-bound (residency: jurisdiction): no request leaves its owner's jurisdiction, so no owner could fail over to both",
+      "expected failover regions of jurisdiction eu only (or failover: same-jurisdiction)",
+    );
+    const unbound = raw();
+    unbound.apps[1].placement = { failover: ["west", "south"] };
+    assert.deepEqual(problemsOf(unbound), [], "without residency a list may cross jurisdictions");
+    // One jurisdiction is valid although only its own owners can use it: owners in us get owner-only (see serving-order.test.ts).
+    const oneJurisdiction = raw();
+    oneJurisdiction.apps[1].residency = "jurisdiction";
+    oneJurisdiction.apps[1].placement = { failover: ["west", "north"] };
+    assert.deepEqual(problemsOf(oneJurisdiction), []);
+    const unknownEntry = raw();
+    unknownEntry.apps[1].residency = "jurisdiction";
+    unknownEntry.apps[1].placement = { failover: ["west", "east"] };
+    assertOnlyProblem(unknownEntry, "apps[1].placement.failover[1]", `"east" is not a region of the topology`);
+  });
+
+  it("Residency: a residency-bound app may fail over to same-jurisdiction or any", () => {
+    for (const failover of ["same-jurisdiction", "any"]) {
+      const valid = validRaw();
+      valid.apps[0].residency = "jurisdiction";
+      valid.apps[0].placement = { failover };
+      assert.deepEqual(problemsOf(valid), [], failover);
+    }
+  });
+
+  it("Routing: precedence lists jwt and tenant, each at most once, in any order", () => {
+    for (const precedence of [["jwt"], ["tenant"], ["tenant", "jwt"], ["jwt", "tenant"]]) {
+      const valid = validRaw();
+      valid.routing = { precedence };
+      assert.deepEqual(validateTopology(valid).routing.precedence, precedence);
+    }
+    const repeated = validRaw();
+    repeated.routing = { precedence: ["jwt", "tenant", "jwt"] };
+    assertOnlyProblem(
+      repeated,
+      "routing.precedence[2]",
+      `"jwt" is already used as an identity source at routing.precedence[0]; expected each of jwt and tenant at most once in routing.precedence`,
+    );
+    const empty = validRaw();
+    empty.routing = { precedence: [] };
+    assertOnlyProblem(empty, "routing.precedence", "is empty; expected a list of jwt and tenant, each at most once");
+    const unknown = validRaw();
+    unknown.routing = { precedence: ["jwt", "cookie"] };
+    assertOnlyProblem(unknown, "routing.precedence[1]", `"cookie" is not an identity source; expected jwt or tenant`);
+  });
+
+  it("Routing: the conflict policy is prefer-first or reject", () => {
+    const valid = validRaw();
+    valid.routing = { conflict: "reject" };
+    assert.equal(validateTopology(valid).routing.conflict, "reject");
+    const invalid = validRaw();
+    invalid.routing = { conflict: "merge" };
+    assertOnlyProblem(invalid, "routing.conflict", `"merge" is not a conflict policy; expected prefer-first or reject`);
   });
 
   it("Tenant: its region exists", () => {
@@ -268,7 +410,7 @@ describe("topology validation", () => {
   it("Shape: unknown fields are rejected with the known ones listed", () => {
     const invalid = validRaw();
     invalid.regions[0].dockerhost = "ssh://north.hosts.test";
-    assertOnlyProblem(invalid, "regions[0].dockerhost", "unknown field; expected one of name, dockerHost, backbonePort, pops, datacenter");
+    assertOnlyProblem(invalid, "regions[0].dockerhost", "unknown field; expected one of name, jurisdiction, dockerHost, backbonePort, pops, datacenter");
   });
 
   it("Shape: missing required fields are named", () => {

@@ -15,7 +15,7 @@ import {
 } from "../scenario.ts";
 import { listContainers } from "../../../infra/topology/inventory.ts";
 import type { ExpectedReply } from "../../lib/edge-response.ts";
-import type { OwnerTarget } from "../../lib/fault-plan.ts";
+import type { FailoverTarget, OwnerTarget } from "../../lib/fault-plan.ts";
 
 /** The reply the edge owes a request whose owner region's datacenter is down. */
 export const OWNER_UNAVAILABLE: ExpectedReply = { status: 503, error: "owner_unavailable", namesOwnerRegion: true };
@@ -39,15 +39,27 @@ export function datacenterLossOwners(ctx: ScenarioContext, lost: OwnerTarget): R
   return { ...Object.fromEntries(otherRegions(ctx).map((r) => [r, { maxErrorRate: MAX_ERROR_RATE }])), [ctx.region]: lost };
 }
 
+/**
+ * What the lost region's apps must show: one that fails over is served by the next region of its
+ * serving order (only by that one, the rest being up), one that is owner-only by none.
+ */
+export function failoverTargets(ctx: ScenarioContext): FailoverTarget[] {
+  return ctx.outputs.apps.map((app) => ({ ownerRegion: ctx.region, app: app.name, servedBy: app.serving[ctx.region]?.[1] ?? null }));
+}
+
 export const datacenterLoss: Scenario = {
   name: "datacenter-loss",
-  description: "stop a region's ingress and app containers; its requests get 503 owner_unavailable with p99 <= 1 s, other regions < 0.1% errors",
+  description:
+    "stop a region's ingress and app containers; its owner-only apps' requests get 503 owner_unavailable with p99 <= 1 s, its failover apps' are served by their next region, other regions < 0.1% errors",
   async run(ctx) {
     const containers = datacenterContainers(ctx);
     const run = await runWithFault(
       ctx,
       "datacenter-loss",
-      { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }) },
+      {
+        owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }),
+        failover: failoverTargets(ctx),
+      },
       entryOutputsFile(ctx, "datacenter-loss"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
       { inject: () => stopDatacenter(ctx, containers) },

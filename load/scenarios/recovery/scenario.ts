@@ -1,21 +1,21 @@
 // recovery: lose a region's datacenter, then start it again under load. The region's requests must
-// stop failing within 5 s of the restart.
+// stop failing, and stop being served elsewhere, within 5 s of the restart.
 import { secondsUntilLastFailure } from "../../lib/fault-log.ts";
-import { datacenterContainers, datacenterLossOwners, OWNER_UNAVAILABLE, stopDatacenter } from "../datacenter-loss/scenario.ts";
+import { datacenterContainers, datacenterLossOwners, failoverTargets, OWNER_UNAVAILABLE, stopDatacenter } from "../datacenter-loss/scenario.ts";
 import { dockerAsync, entryOutputsFile, runWithFault, scenarioResult, type Scenario } from "../scenario.ts";
 
 export const RECOVERY_TARGET_SECONDS = 5;
 
 export const recovery: Scenario = {
   name: "recovery",
-  description: "start a lost datacenter again under load; its region's errors stop within 5 s of the restart",
+  description: "start a lost datacenter again under load; its region's errors and failovers stop within 5 s of the restart",
   async run(ctx) {
     const containers = datacenterContainers(ctx);
     let restartIssuedAtMs = 0;
     const run = await runWithFault(
       ctx,
       "recovery",
-      { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE }) },
+      { owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE }), failover: failoverTargets(ctx) },
       entryOutputsFile(ctx, "recovery"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 60, tailSeconds: 60 } : { leadSeconds: 5, faultSeconds: 10, tailSeconds: 15 },
       {

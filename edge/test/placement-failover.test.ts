@@ -1,0 +1,117 @@
+// Placement in real Envoy on loopback: an app that fails over is served by its next healthy region
+// when the owner's datacenter dies, a residency-bound app never leaves its jurisdiction, and traffic
+// goes back to the owner when it returns. The residency scenario (load/scenarios/) measures the same
+// under load in Docker.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { validateTopology } from "../../infra/topology/load.ts";
+import { validRaw, withRegion } from "../../infra/topology/test/fixtures.ts";
+import { ingressContainer } from "../../infra/topology/names.ts";
+import { signToken } from "../../upstreams/tokens/sign.ts";
+import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
+import { get, route, type Reply } from "./http-get.ts";
+
+describe("Placement in real Envoy: the owner's datacenter dies", () => {
+  // north (eu) owns the requests; south is us, east is eu.
+  const raw = withRegion(validRaw(), "east", "eu");
+  raw.apps = [
+    { name: "cart", prefix: "/cart", placement: { failover: ["south", "east"] } },
+    { name: "search", prefix: "/search", placement: { failover: "any" }, residency: "jurisdiction" },
+  ];
+  const topology = validateTopology(raw);
+  let edge: LoopbackEdge;
+  const token = () =>
+    signToken({ user: "u-north", region: "north", ttlSeconds: 600, issuer: topology.jwt.issuer, audience: topology.jwt.audiences, key: edge.keys.privateKey });
+  const send = (entry: [string, string], path: string) => get(`${edge.clientUrl(...entry)}${path}`, { authorization: `Bearer ${token()}` });
+  const kill = (region: string) => edge.envoys.get(ingressContainer(topology.project, region, 1))!.process.kill("SIGKILL");
+  const servedBy = (reply: Reply) => (JSON.parse(reply.body) as { region: string }).region;
+  const entries: [string, string][] = [["north", "p2"], ["south", "p1"], ["east", "p1"]];
+
+  before(async () => {
+    edge = await startLoopbackEdge(topology);
+  });
+  after(async () => {
+    await edge?.stop();
+  });
+
+  it("healthy: the owner serves both apps, no failover shown", async () => {
+    for (const entry of entries) {
+      for (const path of ["/cart/1", "/search/1"]) {
+        const reply = await send(entry, path);
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(servedBy(reply), "north");
+        assert.equal(route(reply).failover, undefined);
+        assert.equal(route(reply).owner, "north");
+      }
+    }
+  });
+
+  it("owner down: the failover app is served by the next region in its list from the first request on, marked failover=1", async () => {
+    kill("north");
+    // Sequential from the moment of the kill: before health checks notice, the unserved answer (or the
+    // connect failure) is retried in the next region.
+    for (let i = 0; i < 10; i++) {
+      for (const entry of entries) {
+        const reply = await send(entry, "/cart/1");
+        assert.equal(reply.status, 200, `${entry.join("-")}: ${reply.body}`);
+        assert.equal(servedBy(reply), "south");
+        const fields = route(reply);
+        assert.deepEqual([fields.owner, fields.served, fields.failover], ["north", "south", "1"]);
+        assert.equal(fields.hops, entry[0] === "south" ? "0" : "1", "served by the entry region itself: no sideways hop");
+      }
+    }
+    const counters = await (await fetch(`${edge.adminUrl("east", "p1")}/stats?filter=failover`)).text();
+    assert.match(counters, /failover\.cart\.south: [1-9]/);
+  });
+
+  it("owner down: the residency-bound app stays in the owner's jurisdiction (east), never the other (south)", async () => {
+    for (const entry of entries) {
+      const reply = await send(entry, "/search/1");
+      assert.equal(reply.status, 200, `${entry.join("-")}: ${reply.body}`);
+      assert.equal(servedBy(reply), "east");
+      assert.deepEqual([route(reply).served, route(reply).failover], ["east", "1"]);
+    }
+  });
+
+  it("the jurisdiction's last region down too: the residency-bound app gets 503 owner_unavailable within 1 s, never another jurisdiction", async () => {
+    kill("east");
+    for (let i = 0; i < 5; i++) {
+      for (const entry of entries) {
+        const reply = await send(entry, "/search/1");
+        assert.equal(reply.status, 503, `${entry.join("-")}: ${reply.body}`);
+        const body = JSON.parse(reply.body) as { error: string; region: string };
+        assert.deepEqual([body.error, body.region], ["owner_unavailable", "north"]);
+        assert.ok(reply.ms < 1000, `answered in ${reply.ms.toFixed(0)} ms`);
+        assert.equal(reply.headers["x-edge-unserved"], undefined, "the internal mark never reaches the client");
+      }
+    }
+  });
+
+  it("every serving region down: the failover app gets 503 owner_unavailable within 1 s", async () => {
+    kill("south");
+    for (const entry of entries) {
+      const reply = await send(entry, "/cart/1");
+      assert.equal(reply.status, 503, `${entry.join("-")}: ${reply.body}`);
+      assert.equal((JSON.parse(reply.body) as { error: string }).error, "owner_unavailable");
+      assert.ok(reply.ms < 1000, `answered in ${reply.ms.toFixed(0)} ms`);
+    }
+  });
+
+  it("the owner back: its traffic returns to it within 5 s", async () => {
+    await edge.restart(ingressContainer(topology.project, "north", 1));
+    const started = Date.now();
+    const back = async () => {
+      for (const entry of entries) {
+        const reply = await send(entry, "/cart/1");
+        if (reply.status !== 200 || servedBy(reply) !== "north") return false;
+      }
+      return true;
+    };
+    while (!(await back())) {
+      assert.ok(Date.now() - started < 5000, "owner serving again within 5 s");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const reply = await send(["south", "p1"], "/cart/1");
+    assert.equal(route(reply).failover, undefined);
+  });
+});
