@@ -156,8 +156,9 @@ function popClusters(topology: Topology, region: string, pop: string, placement:
   const { connectMs } = topology.timeouts;
   const { connections } = topology.resources;
   const type = placement.clusterType;
-  // An app that fails over checks its own health, so its failover cluster moves on when the app
-  // (not only the ingress) is down here.
+  // Each app's local cluster checks that app's health through the ingress: a POP sends nothing to a
+  // datacenter whose app is down (it answers owner_unavailable itself), a restarted datacenter gets
+  // traffic only once its app answers, and a failover cluster moves on when the app is down here.
   const local = topology.apps.map((app) => ({
     ...cluster({
       name: localCluster(app.name, region),
@@ -166,7 +167,7 @@ function popClusters(topology: Topology, region: string, pop: string, placement:
       protocol: "h2c",
       connectTimeoutMs: datacenterConnectMs(topology.timeouts),
     }),
-    ...failoverSettings(failsOver(topology, app) ? appHealthPath(app.name) : EDGE_HEALTH_PATH, connections),
+    ...failoverSettings(appHealthPath(app.name), connections),
   }));
   const own = findRegion(topology, region);
   const others = topology.regions.filter((peer) => peer.name !== region);

@@ -3,23 +3,26 @@ import type { PopOutput } from "../deploy-outputs.ts";
 import { get } from "./http-probe.ts";
 
 /**
- * Healthy containers are not yet a working edge: this sends one request per POP and tenant and
- * expects the tenant's region to answer. It also warms each POP's tenant cache and upstream connections.
+ * Healthy containers are not yet a working edge: this sends one request per POP, tenant and app and
+ * expects the tenant's region to answer (for an app that fails over, the health checks through to
+ * every region's app must have passed first). It also warms each POP's tenant cache and upstream connections.
  */
 export async function checkRouting(topology: Topology, pops: PopOutput[], timeoutMs: number): Promise<string[]> {
-  const app = topology.apps[0]!;
   const deadline = Date.now() + timeoutMs;
   let problems: string[] = [];
   do {
     problems = [];
     for (const pop of pops) {
       for (const tenant of topology.tenants) {
-        try {
-          const res = await get(`${pop.clientUrl}${app.prefix}/`, { host: tenant.host });
-          const served = res.status === 200 ? (res.json<{ region?: string }>().region ?? "?") : `status ${res.status}`;
-          if (served !== tenant.region) problems.push(`${pop.id} -> ${tenant.host}: ${served}, expected ${tenant.region}`);
-        } catch (e) {
-          problems.push(`${pop.id} -> ${tenant.host}: ${(e as Error).message}`);
+        for (const app of topology.apps) {
+          const at = `${pop.id} -> ${tenant.host}${app.prefix}`;
+          try {
+            const res = await get(`${pop.clientUrl}${app.prefix}/`, { host: tenant.host });
+            const served = res.status === 200 ? (res.json<{ region?: string }>().region ?? "?") : `status ${res.status}`;
+            if (served !== tenant.region) problems.push(`${at}: ${served}, expected ${tenant.region}`);
+          } catch (e) {
+            problems.push(`${at}: ${(e as Error).message}`);
+          }
         }
       }
     }

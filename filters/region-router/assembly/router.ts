@@ -361,15 +361,22 @@ export class RegionRouterStream extends Context {
    * own (the client sees the entry POP's). Continue, or StopIteration after a reply.
    */
   follow(owner: string): FilterHeadersStatusValues {
-    let config = this.router.config;
-    this.router.count(Metric.Carried);
+    let router = this.router;
+    let config = router.config;
+    router.count(Metric.Carried);
     let region = config.regionIndex(owner);
+    if (region < 0) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
+    // A carried decision always came over the backbone, so it made at least one hop. Only a failover
+    // cluster sends one without a hop count (it cannot know in advance whether it goes sideways): the
+    // hop is counted here.
+    if (this.hopCount() == 0) {
+      this.hops = min(1, config.maxHops);
+      replaceHeader(HeaderMap.Request, router.wire.hopHeader, router.wire.hops[this.hops]);
+    }
     // A request owned here, or one the app's placement lets this region serve for its owner (the
-    // entry POP's failover cluster sent it), goes to the local datacenter whatever its hop count,
-    // which is not parsed.
-    let local = region == config.localRegion || region >= 0 && config.apps[this.appIndex].servesHere[region];
-    let verdict = local ? Verdict.Local : routeVerdict(config, region, this.hopCount());
-    if (verdict == Verdict.UnknownRegion) return this.reject(Rejection.UnknownRegion, UNKNOWN_CARRIED_MESSAGE);
+    // entry POP's failover cluster sent it), goes to the local datacenter whatever its hop count.
+    let local = region == config.localRegion || config.apps[this.appIndex].servesHere[region];
+    let verdict = local ? Verdict.Local : routeVerdict(config, region, this.hops);
     if (verdict == Verdict.Loop) return this.reject(Rejection.LoopDetected, LOOP_MESSAGE);
     this.route(verdict, region);
     return FilterHeadersStatusValues.Continue;
@@ -436,16 +443,17 @@ export class RegionRouterStream extends Context {
     this.source = source;
     replaceHeader(HeaderMap.Request, wire.sourceHeader, wire.sources[source]);
     let failoverCluster = wire.failoverClusters[this.appIndex][region];
-    // A request that made every hop it may cannot go sideways again: its owner here serves it.
-    if (failoverCluster.byteLength == 0 || hops >= config.maxHops) this.route(verdict, region);
+    // Failover is decided at the first POP only (hop 0): the hop header stays unset, as Envoy may serve
+    // the request here, and a POP that receives it counts the hop (follow). Any later decision routes
+    // as an owner-only app's would.
+    if (failoverCluster.byteLength == 0 || hops > 0) this.route(verdict, region);
     else this.routeFailover(verdict, region, failoverCluster);
     return FilterHeadersStatusValues.Continue;
   }
 
   /**
    * Sends the request to its app's failover cluster for owner `region`: Envoy tries the serving
-   * regions in order by their health. The hop header counts the sideways hop it may make; the
-   * counters count where the owner is.
+   * regions in order by their health. The counters count where the owner is.
    */
   routeFailover(verdict: Verdict, region: i32, cluster: ArrayBuffer): void {
     let router = this.router;
@@ -453,7 +461,6 @@ export class RegionRouterStream extends Context {
     this.failover = true;
     replaceHeader(HeaderMap.Request, wire.ownerHeader, wire.regions[region]);
     replaceHeader(HeaderMap.Request, wire.clusterHeader, cluster);
-    replaceHeader(HeaderMap.Request, wire.hopHeader, wire.hops[this.hops + 1]);
     router.count(verdict == Verdict.Local ? Metric.RoutedLocal : Metric.Forwarded + region);
   }
 

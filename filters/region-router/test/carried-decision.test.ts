@@ -121,10 +121,24 @@ describe("RegionRouter: a POP receiving a carried decision follows it", () => {
     assert.equal(unknown.localResponse?.status, 403);
     const loop = request(host, "/catalog", [owner("eu-west"), hops(1)]).stream;
     assert.equal(loop.localResponse?.status, 508);
-    const carriedFallback = request(host, "/catalog", [owner("ap-southeast"), source("fallback"), hops(0)]).stream;
+    const twoHops = await startRouter(routerConfig({ maxHops: 2, fallback: { policy: "region", region: "us-east" } }));
+    const carriedFallback = request(twoHops, "/catalog", [owner("ap-southeast"), source("fallback"), hops(1)]).stream;
     assert.equal(carriedFallback.getRequestHeader("x-edge-cluster"), "edge-router-ap-southeast");
-    assert.equal(counter(host, "fallback"), 0);
-    assert.equal(host.httpCalls.length, 0);
+    for (const router of [host, twoHops]) {
+      assert.equal(counter(router, "fallback"), 0);
+      assert.equal(router.httpCalls.length, 0);
+    }
+  });
+
+  it("RegionRouter: a carried decision without a hop count (a failover cluster sent it) has made one hop", async () => {
+    const host = await startRouter();
+    const here = request(host, "/catalog", [owner("us-east")]).stream;
+    assert.equal(here.getRequestHeader("x-edge-cluster"), "catalog-us-east");
+    assert.deepEqual(values(here.requestHeaders, "x-edge-hops"), ["1"], "the app sees the hop");
+    for (const count of [[], [hops(0)]]) {
+      const elsewhere = request(host, "/catalog", [owner("eu-west"), ...count]).stream;
+      assert.equal(elsewhere.localResponse?.status, 508, "at maxHops 1 it cannot go sideways again");
+    }
   });
 
   it("RegionRouter: the response keeps x-edge-route as the entry POP decided it", async () => {

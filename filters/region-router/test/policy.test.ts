@@ -104,12 +104,12 @@ describe("RegionRouter: precedence and conflict", () => {
 });
 
 describe("RegionRouter: placement", () => {
-  it("RegionRouter: a failover app owned elsewhere goes to its failover cluster, one hop counted", async () => {
+  it("RegionRouter: a failover app owned elsewhere goes to its failover cluster (whose backbone step counts the hop)", async () => {
     const host = await startRouter(routerConfig({ apps: failoverApps() }));
     const { stream } = request(host, "/catalog", [claim("eu-west")]);
     assert.equal(stream.getRequestHeader("x-edge-cluster"), "catalog-owned-by-eu-west");
     assert.equal(stream.getRequestHeader("x-edge-owner"), "eu-west");
-    assert.equal(stream.getRequestHeader("x-edge-hops"), "1");
+    assert.equal(stream.getRequestHeader("x-edge-hops"), undefined, "not set: the local step, if taken, is no hop");
     assert.equal(counter(host, "forwarded.eu-west"), 1);
   });
 
@@ -117,8 +117,14 @@ describe("RegionRouter: placement", () => {
     const host = await startRouter(routerConfig({ apps: failoverApps() }));
     const { stream } = request(host, "/catalog", [claim("us-east")]);
     assert.equal(stream.getRequestHeader("x-edge-cluster"), "catalog-owned-by-us-east");
-    assert.equal(stream.getRequestHeader("x-edge-hops"), "1");
+    assert.equal(stream.getRequestHeader("x-edge-hops"), undefined);
     assert.equal(counter(host, "routed_local"), 1);
+  });
+
+  it("RegionRouter: a decision after a hop (a request without a carried owner on the backbone) never uses a failover cluster", async () => {
+    const host = await startRouter(routerConfig({ apps: failoverApps() }));
+    const { stream } = request(host, "/catalog", [claim("us-east"), hops(1)]);
+    assert.equal(stream.getRequestHeader("x-edge-cluster"), "catalog-us-east");
   });
 
   it("RegionRouter: an owner-only app keeps the owner's own cluster", async () => {
