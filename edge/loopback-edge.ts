@@ -3,7 +3,6 @@
 // Used by the loopback integration tests and the soak benchmark.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Topology } from "../infra/topology/model.ts";
@@ -17,6 +16,7 @@ import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
 import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluster-health.ts";
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
+import { freePorts } from "./port-blocks.ts";
 
 export interface LoopbackEdgeOptions {
   topologyPath?: string;
@@ -52,25 +52,14 @@ export interface LoopbackEdge {
   stop(): Promise<void>;
 }
 
-/** Ports free on 127.0.0.1 right now (bound, read and released together, so they are distinct). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<import("node:net").Server>((resolve, reject) => {
-        const s = createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve(s));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts } from "./port-blocks.ts";
 
 export async function startLoopbackEdge(topology: Topology, options: LoopbackEdgeOptions = {}): Promise<LoopbackEdge> {
   const dir = mkdtempSync(join(tmpdir(), "edgerim-loopback-"));
-  const ports = await freePorts(400);
+  // The placement asks for its ports one by one, in a fixed order: count them first.
+  let needed = 0;
+  loopbackPlacement(topology, () => needed++);
+  const ports = await freePorts(needed);
   let next = 0;
   const placement = loopbackPlacement(topology, () => {
     const port = ports[next++];
