@@ -46,8 +46,10 @@ export const UNSERVED_MARK: HeaderValueOption = { header: { key: UNSERVED_HEADER
 /**
  * Each try is bounded so a hung upstream leaves time for another; the tries together fit the route
  * timeout. Retries go to a host not tried yet. `acrossRegions` (the routes of an app with failover):
- * an answer marked unserved is retried too, whatever the method (no app saw the request), and a
- * retry leaves the priority just tried, which in a failover cluster is the next serving region.
+ * an answer marked unserved is retried too, whatever the method (no app saw the request), and the
+ * last try leaves the priorities tried before, which in a failover cluster is the next serving
+ * region: the first retry stays in the region (another of its POPs, as for a lost POP), so a region
+ * is left only when two of its hosts failed.
  */
 export function retryPolicy(kind: RetryClass, timeouts: Timeouts, acrossRegions = false): RetryPolicy {
   return {
@@ -68,7 +70,7 @@ export function retryPolicy(kind: RetryClass, timeouts: Timeouts, acrossRegions 
             name: "envoy.retry_priorities.previous_priorities" as const,
             typed_config: {
               "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig" as const,
-              update_frequency: 1,
+              update_frequency: RETRIES,
             },
           },
         }
@@ -119,6 +121,9 @@ export const OUTLIER_DETECTION: OutlierDetection = {
   successful_active_health_check_uneject_host: true,
 };
 
+/** How long one health check may take. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+
 /**
  * Active HTTP/2 health check on `path`, every second whether or not the cluster has traffic: two
  * misses take a host out (about 2 s). A host that is out is checked twice a second and one success
@@ -127,7 +132,9 @@ export const OUTLIER_DETECTION: OutlierDetection = {
  */
 export function healthCheck(path: string, codec: "HTTP1" | "HTTP2" = "HTTP2"): HealthCheck {
   return {
-    timeout: "1s",
+    // Longer than the interval: an app's health passes up to three proxies, and a busy moment must not
+    // look like a dead app. A dead host refuses or does not connect, which fails at once.
+    timeout: `${HEALTH_CHECK_TIMEOUT_MS / 1000}s`,
     interval: "1s",
     no_traffic_interval: "1s",
     unhealthy_interval: "0.5s",

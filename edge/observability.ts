@@ -3,6 +3,7 @@ import { appHealthPath, EDGE_HEALTH_PATH } from "../infra/topology/names.ts";
 import type { AccessLog, Cluster, Listener, Route } from "./envoy-api.ts";
 import { POP_HEADER, ROUTE_HEADER, SERVED_HEADER } from "./headers.ts";
 import { seconds } from "./envoy-fields.ts";
+import { HEALTH_CHECK_TIMEOUT_MS } from "./failover.ts";
 import { httpListener, ROUTER_FILTER } from "./listeners.ts";
 import { cluster } from "./clusters.ts";
 import type { Endpoint } from "./placement.ts";
@@ -100,5 +101,5 @@ export function appHealthRoute(app: string, cluster: string, skipFilters: string
   };
 }
 
-/** Within the health check's own 1 s timeout (failover.ts healthCheck). */
-const APP_HEALTH_TIMEOUT_MS = 900;
+/** Within the health check's own timeout (failover.ts healthCheck), leaving the hop before it time to answer. */
+const APP_HEALTH_TIMEOUT_MS = HEALTH_CHECK_TIMEOUT_MS - 200;
