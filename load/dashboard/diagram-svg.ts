@@ -77,7 +77,7 @@ export function networkSvg(model: NetworkModel): string {
     parts.push(rect(dc, "datacenter-frame", 8));
     parts.push(rect(ingress, "node ingress"));
     parts.push(text(centre(ingress).x, ingress.y + 20, "node-name", `ingress ×${region.datacenter.ingressReplicas}`));
-    parts.push(text(dc.x + dc.w - 12, ingressY + 20, "dc-health", "unknown", "end"));
+    parts.push(text(dc.x + dc.w, dcY - 8, "dc-health", "unknown", "end"));
     const discovery: Box = { x: ingress.x + ingress.w + 16, y: ingressY, w: 96, h: 30 };
     parts.push(rect(discovery, "node discovery", 15));
     parts.push(text(centre(discovery).x, discovery.y + 20, "node-name", "discovery"));
