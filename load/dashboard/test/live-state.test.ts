@@ -1,10 +1,12 @@
 // How the page's numbers are derived from the POPs' Prometheus pages: counters by name, the route
-// matrix from forwarded/routed/carried, datacenter health from the local clusters, and the drawing.
+// matrix from forwarded/routed/carried, datacenter health from the local clusters, and the drawing;
+// and what a missing browser says.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { validateTopology } from "../../../infra/topology/load.ts";
 import { validRaw } from "../../../infra/topology/test/fixtures.ts";
 import { parsePrometheusText } from "../../lib/prometheus-text.ts";
+import { launchChromium } from "../browser.ts";
 import { networkSvg } from "../diagram-svg.ts";
 import { appHealth, bucketP95, increase, matrixIncrease } from "../live-state.ts";
 import { networkModel } from "../network.ts";
@@ -85,4 +87,15 @@ test("networkSvg: one node per region, POP, datacenter, app and replica of the t
       "region-south", "pop-south-p1", "dc-south", "app-south-cart", "replica-shop-app-cart-south-1", "app-south-search", "replica-shop-app-search-south-1",
     ],
   );
+});
+
+test("launchChromium: a Chromium that is not installed is one error naming the fix", async () => {
+  const saved = process.env.EDGE_CHROMIUM_BIN;
+  process.env.EDGE_CHROMIUM_BIN = "/nonexistent/chromium";
+  try {
+    await assert.rejects(launchChromium(), /^Error: chromium not found at \/nonexistent\/chromium: run `npm run setup`$/);
+  } finally {
+    if (saved === undefined) delete process.env.EDGE_CHROMIUM_BIN;
+    else process.env.EDGE_CHROMIUM_BIN = saved;
+  }
 });
