@@ -1,13 +1,17 @@
 // Runs a whole topology on 127.0.0.1 with real Envoy processes: every POP and ingress replica from the
 // generated bootstraps (loopback placement), app replicas and discovery services as in-process servers.
+// Each app replica answers with its container name as `instance`, as it does in Docker.
 // Used by the loopback integration tests and the soak benchmark.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Topology } from "../infra/topology/model.ts";
-import { popContainer, popId } from "../infra/topology/names.ts";
+import { appContainer, popContainer, popId } from "../infra/topology/names.ts";
 import { toolPath } from "../scripts/toolchain/paths.ts";
+import { deployOutputs } from "../infra/commands/outputs.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
+import { listPops } from "../infra/topology/inventory.ts";
 import { ensureSigningKeys, type SigningKeys } from "../upstreams/tokens/keys.ts";
 import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
 import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
@@ -47,6 +51,9 @@ export interface LoopbackEdge {
   discovery: Map<string, DiscoveryServer>;
   clientUrl(region: string, pop: string): string;
   adminUrl(region: string, pop: string): string;
+  statsUrl(region: string, pop: string): string;
+  /** What `npm run deploy` would write to `.edge/outputs.json` for this edge: its POPs' client and stats URLs. */
+  outputs(): DeployOutputs;
   /** Starts the Envoy `name` (a key of `envoys`) again from its bootstrap, after it was killed; resolves once it is ready. */
   restart(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -104,6 +111,12 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     discovery,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
+    statsUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).stats.port}`,
+    outputs: () =>
+      deployOutputs(
+        topology,
+        listPops(topology).map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: edge.clientUrl(region.name, pop.name), statsUrl: edge.statsUrl(region.name, pop.name) })),
+      ),
     async restart(name) {
       const command = commands.get(name);
       if (!command) throw new Error(`no loopback Envoy ${name}`);
@@ -119,7 +132,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     for (const region of topology.regions) {
       for (const app of topology.apps) {
         for (const [i, at] of placement.appEndpoints(region.name, app.name).entries()) {
-          apps.push(await startAppServer({ app: app.name, region: region.name, datacenter: region.name, instance: `${app.name}-${region.name}-${i + 1}`, host: at.address, port: at.port }));
+          apps.push(await startAppServer({ app: app.name, region: region.name, datacenter: region.name, instance: appContainer(topology.project, app.name, region.name, i + 1), host: at.address, port: at.port }));
         }
       }
       const at = placement.discoveryEndpoint(region.name);

@@ -7,7 +7,7 @@ import { toolPath } from "../scripts/toolchain/paths.ts";
 import { ensureSigningKeys, defaultStateDir } from "../upstreams/tokens/keys.ts";
 import { signToken } from "../upstreams/tokens/sign.ts";
 import { isEntryPoint } from "../upstreams/service-process.ts";
-import type { RouteCell } from "./lib/route-matrix.ts";
+import type { CellIssues, RouteCell } from "./lib/route-matrix.ts";
 import type { FaultLoadPlan } from "./lib/fault-plan.ts";
 import type { FaultLoadSummary } from "./lib/fault-summary.ts";
 import { parseFaultLog, type FaultLogEntry } from "./lib/fault-log.ts";
@@ -28,20 +28,34 @@ export interface LoadSummary {
   latencyByEntryRegion: Record<string, Record<string, number> | undefined>;
   failedThresholds: string[];
   routeMatrix: RouteCell[];
+  /** Entry x owner cells with errors or misroutes. */
+  cellIssues: CellIssues[];
+  requestsByEntryPop: Record<string, number>;
+  /** Offered requests per second; null for a fixed number of sweeps. */
+  ratePerSecond: number | null;
+  achievedRatePerSecond: number;
+  /** Arrivals k6 could not start (no VU free): the edge answered too slowly for the rate. */
+  droppedIterations: number;
   /** Requests answered 200 by a region other than the owner, with the wrong hop count, or 508. */
   misroutes: number;
   misroutesByOwnerRegion: Record<string, number>;
+  /** Requests answered by neither the owner's app nor its failover's (lib/edge-response.ts). */
+  errors: number;
   testRunDurationMs: number;
 }
 
 export interface LoadRunOptions {
   profile?: "smoke" | "load";
+  /** Requests per second (constant arrival rate), overriding the profile's. */
+  rate?: number;
+  /** VUs ready up front (k6 starts up to 4x as many while the edge is slow). */
   vus?: number;
   duration?: string;
   /** Run exactly this many sweeps instead of a timed profile. */
   iterations?: number;
-  /** p95 limit per entry region, overriding the profile's. */
+  /** p95 and p99 limits per entry region, overriding the profile's. */
   p95Ms?: number;
+  p99Ms?: number;
   /** Defaults to `<state>/outputs.json`. */
   outputsFile?: string;
   /** Defaults to EDGE_STATE_DIR or `<repo>/.edge`; tokens, summary and report are written here. */
@@ -152,16 +166,21 @@ export async function runLoad(options: LoadRunOptions = {}): Promise<LoadRunResu
     K6_NO_USAGE_REPORT: "true",
   };
   for (const [name, value] of [
+    ["RATE", options.rate],
     ["VUS", options.vus],
     ["DURATION", options.duration],
     ["ITERATIONS", options.iterations],
     ["P95_MS", options.p95Ms],
+    ["P99_MS", options.p99Ms],
   ] as const) {
     if (value === undefined) delete env[name];
     else env[name] = String(value);
   }
 
-  const { exitCode, stdout, stderr } = await runK6(k6, ["run", SCRIPT], env, options.output === "capture");
+  const capture = options.output === "capture";
+  // Progress lines are for a terminal; into a file or a pipe they are noise.
+  const quiet = capture || !process.stdout.isTTY ? ["--quiet"] : [];
+  const { exitCode, stdout, stderr } = await runK6(k6, ["run", ...quiet, SCRIPT], env, capture);
   const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, "utf8")) as LoadSummary) : undefined;
   return {
     exitCode,
@@ -241,7 +260,7 @@ function positive(flag: string, raw: string | undefined): number | undefined {
 }
 
 const USAGE =
-  "usage: npm run load -- [--smoke | --profile smoke|load] [--vus N] [--duration 2m] [--iterations N] [--dashboard] [--outputs FILE]";
+  "usage: npm run load -- [--smoke | --profile smoke|load] [--rate N] [--vus N] [--duration 2m] [--iterations N] [--dashboard] [--outputs FILE]";
 
 function parseCommandLine() {
   try {
@@ -249,6 +268,7 @@ function parseCommandLine() {
       options: {
         smoke: { type: "boolean" },
         profile: { type: "string" },
+        rate: { type: "string" },
         vus: { type: "string" },
         duration: { type: "string" },
         iterations: { type: "string" },
@@ -269,6 +289,7 @@ async function main(): Promise<number> {
     throw new Error(`--profile ${profile} is invalid; expected smoke or load`);
   const result = await runLoad({
     profile,
+    rate: positive("rate", values.rate),
     vus: positive("vus", values.vus),
     duration: values.duration,
     iterations: positive("iterations", values.iterations),

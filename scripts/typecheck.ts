@@ -2,6 +2,7 @@
 // runtime that runs it, and the run fails when a file is in none of the checks.
 //   tsc -p tsconfig.json          what Node runs (tsx) and the tests, with Node's types
 //   tsc -p load/tsconfig.k6.json  the k6 scripts and what they import, with k6's globals instead of Node's
+//   tsc -p load/dashboard/client  the dashboard's browser code, with the DOM's types instead of Node's
 //   asc --noEmit                  each AssemblyScript program, every file of it an entry
 import { execFile } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -69,6 +70,7 @@ const PROXY_WASM_FLAGS = ["--use", "abort=abort_proc_exit"];
 export const CHECKS: TypeScriptCheck[] = [
   tscProject("tsconfig.json"),
   tscProject("load/tsconfig.k6.json"),
+  tscProject("load/dashboard/client/tsconfig.json"),
   // Built by filters/region-router/build.ts.
   ascProgram("filters/region-router/assembly", ["--runtime", "half", ...PROXY_WASM_FLAGS]),
   // Built by filters/testing/test/probe-filter-build.ts.

@@ -20,7 +20,16 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
   const byId = new Map(previous.map((p) => [p.id, p]));
   for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);
   const pops = topology.regions.flatMap((r) => r.pops.map((p) => byId.get(popId(r.name, p.name)))).filter((p): p is PopOutput => p !== undefined);
-  const outputs: DeployOutputs = {
+  const outputs = deployOutputs(topology, pops);
+  mkdirSync(dirname(outputsPath()), { recursive: true });
+  writeFileSync(`${outputsPath()}.tmp`, `${JSON.stringify(outputs, null, 2)}\n`);
+  renameSync(`${outputsPath()}.tmp`, outputsPath());
+  return outputs;
+}
+
+/** The outputs of a deploy of `topology` whose POPs answer at `pops`. */
+export function deployOutputs(topology: Topology, pops: PopOutput[]): DeployOutputs {
+  return {
     project: topology.project,
     regions: topology.regions.map((r) => r.name),
     pops,
@@ -34,8 +43,4 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
     jurisdictions: Object.fromEntries(topology.regions.map((region) => [region.name, region.jurisdiction])),
     jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim },
   };
-  mkdirSync(dirname(outputsPath()), { recursive: true });
-  writeFileSync(`${outputsPath()}.tmp`, `${JSON.stringify(outputs, null, 2)}\n`);
-  renameSync(`${outputsPath()}.tmp`, outputsPath());
-  return outputs;
 }

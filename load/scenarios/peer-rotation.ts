@@ -2,15 +2,13 @@
 // cluster, and count it out of `membership_healthy` once their health checks (or DNS) drop it.
 import type { PopOutput } from "../../infra/deploy-outputs.ts";
 import { peerCluster } from "../../infra/topology/names.ts";
+import { parsePrometheusText, sampleValue } from "../lib/prometheus-text.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** `envoy_cluster_membership_healthy` of one cluster in a Prometheus text page; undefined when absent. */
 export function healthyMembers(prometheusText: string, cluster: string): number | undefined {
-  const line = prometheusText
-    .split("\n")
-    .find((l) => l.startsWith("envoy_cluster_membership_healthy{") && l.includes(`envoy_cluster_name="${cluster}"`));
-  return line === undefined ? undefined : Number(line.trim().split(/\s+/).at(-1));
+  return sampleValue(parsePrometheusText(prometheusText), "envoy_cluster_membership_healthy", { envoy_cluster_name: cluster });
 }
 
 async function healthyIn(pop: PopOutput, cluster: string): Promise<number | undefined> {

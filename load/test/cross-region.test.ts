@@ -77,7 +77,7 @@ after(async () => {
 });
 
 describe("cross-region k6 script", () => {
-  test("cross-region: k6 inspect derives a p95 threshold per entry region and one route cell per region triple", async () => {
+  test("cross-region: k6 inspect derives p95 and p99 thresholds per entry region, one route cell per region triple, an arrival-rate scenario", async () => {
     const outputsFile = writeOutputs("inspect-outputs.json", fixtureOutputs());
     const tokensFile = join(workDir, "inspect-tokens.json");
     writeFileSync(tokensFile, JSON.stringify({ [REGION_A]: "a.b.c", [REGION_B]: "a.b.c" }));
@@ -100,22 +100,25 @@ describe("cross-region k6 script", () => {
     );
     const options = JSON.parse(stdout) as {
       thresholds: Record<string, string[]>;
-      scenarios: Record<string, { executor: string; vus: number }>;
+      scenarios: Record<string, { executor: string; rate: number; timeUnit: string; duration: string; preAllocatedVUs: number }>;
     };
     assert.deepEqual(options.thresholds.http_req_failed, ["rate<0.01"]);
     assert.deepEqual(options.thresholds.checks, ["rate>0.99"]);
-    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_A}}`], ["p(95)<1000"]);
-    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_B}}`], ["p(95)<1000"]);
-    const cells = Object.keys(options.thresholds).filter((key) => key.startsWith("edge_route_requests{"));
+    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_A}}`], ["p(95)<300", "p(99)<1000"]);
+    assert.deepEqual(options.thresholds[`http_req_duration{entry_region:${REGION_B}}`], ["p(95)<300", "p(99)<1000"]);
+    const cells = Object.keys(options.thresholds).filter((key) => key.startsWith("edge_route_requests{entry_region:"));
     assert.equal(cells.length, 2 * 2 * 3, "entry x owner x (serving regions + none)");
     for (const cell of cells) assert.deepEqual(options.thresholds[cell], ["count>=0"]);
+    assert.deepEqual(options.thresholds[`edge_route_requests{entry_pop:${REGION_B}-pop-1}`], ["count>=0"], "requests per entry POP are reported");
+    assert.deepEqual(options.thresholds[`edge_route_errors{entry_region:${REGION_A},owner_region:${REGION_B}}`], ["count>=0"]);
+    assert.deepEqual(options.thresholds[`edge_misroutes{entry_region:${REGION_B},owner_region:${REGION_A}}`], ["count>=0"]);
     assert.deepEqual(options.thresholds.edge_misroutes, ["count==0"]);
     assert.deepEqual(options.thresholds[`edge_misroutes{owner_region:${REGION_A}}`], ["count==0"]);
-    assert.equal(options.scenarios.cross_region?.executor, "constant-vus");
-    assert.equal(options.scenarios.cross_region?.vus, 2);
+    const { executor, rate, timeUnit, duration, preAllocatedVUs } = options.scenarios.cross_region!;
+    assert.deepEqual({ executor, rate, timeUnit, duration, preAllocatedVUs }, { executor: "constant-arrival-rate", rate: 50, timeUnit: "1s", duration: "20s", preAllocatedVUs: 10 });
   });
 
-  test("runLoad: every iteration sweeps each POP x (user of each region, tenant of each region) x app; the matrix shows who served", async () => {
+  test("runLoad: each sweep sends through each POP x (user of each region, tenant of each region) x app; the matrix shows who served, once", async () => {
     const stateDir = join(workDir, "state-sweep");
     const result = await runLoad({
       outputsFile: writeOutputs("sweep-outputs.json", fixtureOutputs()),
@@ -155,7 +158,20 @@ describe("cross-region k6 script", () => {
     assert.deepEqual(summary.misroutesByOwnerRegion, { [REGION_A]: 8, [REGION_B]: 8 });
     assert.ok(summary.latencyByEntryRegion[REGION_A]?.["p(95)"] !== undefined);
     assert.ok(summary.latencyByEntryRegion[REGION_B]?.["p(95)"] !== undefined);
-    assert.match(result.stdout, new RegExp(`${REGION_A} +${REGION_A} 8 +!${REGION_A} 8`));
+    assert.equal(summary.errors, 0);
+    assert.deepEqual(summary.cellIssues, [
+      { entryRegion: REGION_A, ownerRegion: REGION_B, errors: 0, misroutes: 8 },
+      { entryRegion: REGION_B, ownerRegion: REGION_A, errors: 0, misroutes: 8 },
+    ]);
+    assert.deepEqual(summary.requestsByEntryPop, { [`${REGION_A}-pop-1`]: 16, [`${REGION_B}-pop-1`]: 16 });
+    assert.ok(summary.latencyByEntryRegion[REGION_A]?.["p(99)"] !== undefined);
+    assert.equal(summary.ratePerSecond, null, "a fixed number of sweeps has no offered rate");
+    assert.equal(result.stdout.match(/^route matrix:/gm)?.length, 1, "the matrix is printed once");
+    assert.match(
+      result.stdout,
+      new RegExp(`^${REGION_A} +${REGION_A} 8 +!${REGION_A} 8 \\[errors 0, misroutes 8\\] +\\d+\\.\\d ms +\\d+\\.\\d ms +${REGION_A}-pop-1 16$`, "m"),
+    );
+    assert.doesNotMatch(result.stdout + result.stderr, /running \(|default \[/, "no progress lines when not on a terminal");
 
     assert.equal(statSync(result.tokensFile).mode & 0o777, 0o600);
     const tokens = JSON.parse(readFileSync(result.tokensFile, "utf8")) as Record<string, string>;
@@ -210,29 +226,33 @@ describe("cross-region k6 script", () => {
 });
 
 describe("load profiles and route matrix", () => {
-  test("loadProfile: smoke is short with few VUs, load ramps to VUS, ITERATIONS runs a fixed number of sweeps", () => {
-    assert.deepEqual(loadProfile({ PROFILE: "smoke" }).scenario, { executor: "constant-vus", vus: 2, duration: "20s" });
-    const load = loadProfile({ PROFILE: "load", VUS: "12", DURATION: "1m" });
-    assert.equal(load.scenario.executor, "ramping-vus");
-    assert.deepEqual(
-      (load.scenario.stages as { target: number }[]).map((stage) => stage.target),
-      [12, 12, 0],
-    );
-    assert.equal((load.scenario.stages as { duration: string }[])[1]?.duration, "1m");
-    assert.deepEqual(loadProfile({ ITERATIONS: "3", VUS: "5" }).scenario, {
+  test("loadProfile: requests arrive at a constant rate (smoke 50/s for 20 s, load RATE for DURATION); ITERATIONS runs that many sweeps", () => {
+    assert.deepEqual(loadProfile({ PROFILE: "smoke" }, 8).scenario, {
+      executor: "constant-arrival-rate",
+      rate: 50,
+      timeUnit: "1s",
+      duration: "20s",
+      preAllocatedVUs: 10,
+      maxVUs: 40,
+    });
+    const load = loadProfile({ PROFILE: "load", RATE: "120", VUS: "12", DURATION: "1m" }, 8);
+    assert.deepEqual(load.scenario, { executor: "constant-arrival-rate", rate: 120, timeUnit: "1s", duration: "1m", preAllocatedVUs: 12, maxVUs: 48 });
+    assert.equal(load.ratePerSecond, 120);
+    assert.deepEqual(loadProfile({ ITERATIONS: "3", VUS: "5" }, 8).scenario, {
       executor: "shared-iterations",
-      vus: 3,
-      iterations: 3,
+      vus: 5,
+      iterations: 24,
       maxDuration: "5m",
     });
-    assert.equal(loadProfile({}).p95Ms, 1000);
-    assert.equal(loadProfile({ P95_MS: "250" }).p95Ms, 250);
+    assert.deepEqual([loadProfile({}, 8).p95Ms, loadProfile({}, 8).p99Ms], [300, 1000]);
+    assert.deepEqual([loadProfile({ P95_MS: "250", P99_MS: "400" }, 8).p95Ms, loadProfile({ P99_MS: "400" }, 8).p99Ms], [250, 400]);
   });
 
   test("loadProfile: a bad knob names the variable and what is valid", () => {
-    assert.throws(() => loadProfile({ PROFILE: "soak" }), /^Error: PROFILE=soak is invalid; expected smoke or load$/);
-    assert.throws(() => loadProfile({ VUS: "0" }), /^Error: VUS=0 is invalid; expected a positive integer$/);
-    assert.throws(() => loadProfile({ DURATION: "soon" }), /^Error: DURATION=soon is invalid; expected a k6 duration/);
+    assert.throws(() => loadProfile({ PROFILE: "soak" }, 8), /^Error: PROFILE=soak is invalid; expected smoke or load$/);
+    assert.throws(() => loadProfile({ VUS: "0" }, 8), /^Error: VUS=0 is invalid; expected a positive integer$/);
+    assert.throws(() => loadProfile({ RATE: "fast" }, 8), /^Error: RATE=fast is invalid; expected a positive integer$/);
+    assert.throws(() => loadProfile({ DURATION: "soon" }, 8), /^Error: DURATION=soon is invalid; expected a k6 duration/);
   });
 
   test("route matrix: a cell served outside its owner region is marked with '!'", () => {

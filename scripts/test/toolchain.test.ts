@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, toolsDir } from "../toolchain/paths.ts";
@@ -26,7 +26,9 @@ test("setup and doctor: a corrupted tool is reported by doctor and repaired by s
   const tools = mkdtempSync(join(tmpdir(), "edgerim-tools-"));
   try {
     // Start from a copy of the working tools folder, then break Envoy the way an interrupted copy would.
-    cpSync(toolsDir, tools, { recursive: true, verbatimSymlinks: true, filter: (src) => !src.includes(`${toolsDir}/tmp`) });
+    // The real folder: .tools may be a link to a shared one.
+    const source = realpathSync(toolsDir);
+    cpSync(source, tools, { recursive: true, verbatimSymlinks: true, filter: (src) => !src.includes(`${source}/tmp`) });
     rmSync(join(tools, "bin", "envoy"), { force: true });
     mkdirSync(join(tools, "bin"), { recursive: true });
     writeFileSync(join(tools, "bin", "envoy"), "#!/bin/sh\necho truncated >&2\nexit 1\n");
@@ -50,6 +52,7 @@ test("setup and doctor: a corrupted tool is reported by doctor and repaired by s
     const healthy = tsx("scripts/doctor.ts", env);
     assert.equal(healthy.code, 0, healthy.out);
     assert.match(healthy.out, /envoy loads a Wasm module with V8\s+ok/);
+    assert.match(healthy.out, /^chromium\s+>= \S+ \(Debian package chromium\)\s+\d+\.\d+\.\d+\S*\s+\S+\s+ok$/m, "doctor reports Chromium");
     assert.match(healthy.out, /terraform init resolves .* offline\s+ok/);
   } finally {
     rmSync(tools, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { dirname, join, relative } from "node:path";
 import { pins } from "./versions.ts";
 import { providerMirrorDir, repoRoot, terraformCliConfig, toolsBinDir, toolsDir } from "./paths.ts";
 import { lastLine, run, runOrFail, StepError, versionAtLeast, which } from "./commands.ts";
-import { ensureDockerEngine, probeDockerEngine } from "./docker-engine.ts";
+import { aptInstall, ensureDockerEngine, probeDockerEngine } from "./docker-engine.ts";
 import { baseImages, probeBaseImage, buildBaseImage } from "./base-images.ts";
 
 export type Status = "ok" | "missing" | "wrong version";
@@ -187,6 +187,19 @@ export function writeCliConfig(): void {
   renameSync(`${terraformCliConfig}.tmp`, terraformCliConfig);
 }
 
+const CHROMIUM_VERSION = /Chromium (\d+\.\d+\.\d+(?:\.\d+)?)/;
+
+/** Debian's Chromium, which the dashboard's browser tests and screenshot drive through playwright-core. */
+const chromium: Component = {
+  name: "chromium",
+  required: `>= ${pins.chromium.minVersion} (Debian package ${pins.chromium.debianPackage})`,
+  probe: () => probeVersion("chromium", ["--version"], CHROMIUM_VERSION, (v) => versionAtLeast(v, pins.chromium.minVersion)),
+  install() {
+    if (!existsSync(pins.chromium.path)) aptInstall([pins.chromium.debianPackage], "install chromium");
+    linkTool("chromium", pins.chromium.path);
+  },
+};
+
 const dockerEngine: Component = {
   name: "docker-engine",
   required: "a running Docker Engine",
@@ -202,5 +215,5 @@ const images: Component[] = baseImages().map((image) => ({
 }));
 
 /** In install order: images need the engine and the Envoy binary. */
-export const components: Component[] = [envoy, k6, terraform, dockerProvider, dockerEngine, ...images];
+export const components: Component[] = [envoy, k6, terraform, dockerProvider, chromium, dockerEngine, ...images];
 

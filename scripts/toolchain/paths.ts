@@ -11,7 +11,7 @@ export const NON_SOURCE_DIRS: ReadonlySet<string> = new Set(["node_modules", ".g
 export const providerMirrorDir = join(toolsDir, "terraform-mirror");
 export const terraformCliConfig = join(toolsDir, "terraform.rc");
 
-export type ToolName = "envoy" | "k6" | "terraform";
+export type ToolName = "envoy" | "k6" | "terraform" | "chromium";
 
 /** Path of a tool installed by `npm run setup`; `EDGE_<NAME>_BIN` overrides it. */
 export function toolPath(name: ToolName): string {

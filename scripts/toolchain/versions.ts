@@ -18,6 +18,8 @@ export const pins = {
     wrapperModule: "scripts/toolchain/terraform-provider-docker",
     packagePath: "github.com/terraform-providers/terraform-provider-docker",
   },
+  /** Debian's build, driven by playwright-core; browser downloads (`npx playwright install`) are not used. */
+  chromium: { debianPackage: "chromium", path: "/usr/bin/chromium", minVersion: "120.0.0" },
   images: {
     // Built by `npm run setup` on a base assembled locally, or on `registryBase` with EDGE_IMAGE_SOURCE=registry.
     envoy: { tag: "edgerim/envoy:1.40.0", registryBase: "envoyproxy/envoy:v1.40.0" },

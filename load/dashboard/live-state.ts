@@ -1,0 +1,221 @@
+// The page's live view, refreshed from every POP's stats listener once a second: each POP's decisions
+// with rates, each datacenter's health as its region's POPs see it, and the route matrix, which sums
+// the POPs' counters since the dashboard started (a restarted Envoy's counters start again at 0).
+import type { DeployOutputs, PopOutput } from "../../infra/deploy-outputs.ts";
+import { readPop, type ClusterHealth, type PopReading, type RouterCounters } from "./pop-stats.ts";
+import type { DashboardState, DatacenterState, Decision, Health, MatrixCell, NetworkModel, PopDecisions, PopState } from "./wire.ts";
+
+export type OutputsSource = () => { outputs: DeployOutputs; file: string } | { error: string };
+
+interface Reading {
+  at: number;
+  reading: PopReading;
+}
+
+/** Increase of a cumulative counter; a counter lower than before belongs to a restarted Envoy. */
+export function increase(now: number, before: number | undefined): number {
+  if (before === undefined) return 0;
+  return now >= before ? now - before : now;
+}
+
+function decision(now: number, before: number | undefined, seconds: number | null): Decision {
+  return { total: now, perSecond: before === undefined || seconds === null ? null : increase(now, before) / seconds };
+}
+
+function decisionsOf(record: Record<string, number>, before: Record<string, number> | undefined, seconds: number | null): Record<string, Decision> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, decision(value, before?.[key], seconds)]));
+}
+
+/** Upper bound (ms) of the histogram bucket holding the 95th percentile; null without samples. */
+export function bucketP95(buckets: { le: number; count: number }[], count: number): number | null {
+  if (count === 0) return null;
+  const bucket = [...buckets].sort((a, b) => a.le - b.le).find((b) => b.count >= 0.95 * count);
+  return bucket && Number.isFinite(bucket.le) ? bucket.le : null;
+}
+
+export function popDecisions(now: RouterCounters, before: RouterCounters | undefined, seconds: number | null): PopDecisions {
+  const failover: Record<string, Decision> = {};
+  for (const [app, byRegion] of Object.entries(now.failover)) {
+    for (const [region, count] of Object.entries(byRegion)) {
+      if (count > 0) failover[`${app} by ${region}`] = decision(count, before?.failover[app]?.[region], seconds);
+    }
+  }
+  const d = (key: "routedLocal" | "carried" | "fallback" | "lookups" | "lookupErrors" | "cacheHits" | "staleHits") => decision(now[key], before?.[key], seconds);
+  return {
+    routedLocal: d("routedLocal"),
+    carried: d("carried"),
+    forwarded: decisionsOf(now.forwarded, before?.forwarded, seconds),
+    fallback: d("fallback"),
+    rejected: decisionsOf(now.rejected, before?.rejected, seconds),
+    lookups: d("lookups"),
+    lookupErrors: d("lookupErrors"),
+    cacheHits: d("cacheHits"),
+    staleHits: d("staleHits"),
+    failover,
+    lookupMs: {
+      mean: now.lookupMs.count > 0 ? now.lookupMs.sum / now.lookupMs.count : null,
+      p95: bucketP95(now.lookupMs.buckets, now.lookupMs.count),
+      count: now.lookupMs.count,
+    },
+  };
+}
+
+/**
+ * Requests by entry region and owner region in one interval at one POP of `entryRegion`: its
+ * `forwarded.<owner>` for other owners, and what it routed locally minus what it carried for a
+ * peer (a carried request entered elsewhere) for its own region.
+ */
+export function matrixIncrease(entryRegion: string, now: RouterCounters, before: RouterCounters): Record<string, number> {
+  const cells: Record<string, number> = {};
+  for (const [owner, count] of Object.entries(now.forwarded)) {
+    if (owner !== entryRegion) cells[owner] = increase(count, before.forwarded[owner]);
+  }
+  cells[entryRegion] = Math.max(increase(now.routedLocal, before.routedLocal) - increase(now.carried, before.carried), 0);
+  return cells;
+}
+
+/**
+ * One app of a datacenter as the region's readable POPs see their local cluster to it: down when
+ * every one counts no healthy member or saw only failed health checks since its last reading (the
+ * checks run every second, so a stopped datacenter shows before the members are counted out).
+ */
+export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | undefined }[]): { health: Health; healthy: number | null } {
+  if (views.length === 0) return { health: "unknown", healthy: null };
+  const failing = (v: (typeof views)[0]) =>
+    v.now.healthy === 0 || (v.before !== undefined && v.now.checksFailed > v.before.checksFailed && v.now.checksPassed === v.before.checksPassed);
+  const healthy = Math.max(...views.map((v) => v.now.healthy));
+  return { health: views.every(failing) ? "down" : "up", healthy };
+}
+
+export class LiveState {
+  private latest = new Map<string, Reading>();
+  private previous = new Map<string, Reading>();
+  /** Requests since the dashboard started, by `<entry>\n<owner>`. */
+  private matrixCounts = new Map<string, number>();
+  /** Each POP's requests per second in its last interval, by owner region. */
+  private matrixRates = new Map<string, Record<string, number>>();
+  private since = Date.now();
+  private state: DashboardState;
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private deployedPops = "";
+
+  constructor(
+    private readonly model: NetworkModel,
+    private readonly source: OutputsSource,
+    private readonly intervalMs = 1000,
+  ) {
+    this.state = this.compose(undefined);
+  }
+
+  start(): void {
+    const tick = () => {
+      this.polling = this.poll().finally(() => {
+        if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.polling;
+  }
+
+  current(): DashboardState {
+    return this.state;
+  }
+
+  /** Reads every POP of the deploy once and recomputes the view. */
+  async poll(): Promise<void> {
+    const found = this.source();
+    if ("error" in found) {
+      this.state = this.compose({ error: found.error });
+      return;
+    }
+    const { outputs } = found;
+    const ids = outputs.pops.map((p) => p.id).join(",");
+    if (ids !== this.deployedPops) {
+      // Another deploy: its Envoys are new, so nothing read before is a baseline for them.
+      this.deployedPops = ids;
+      this.latest.clear();
+      this.previous.clear();
+    }
+    const names = { regions: outputs.regions, apps: outputs.apps.map((a) => a.name) };
+    const readings = await Promise.all(outputs.pops.map(async (pop) => ({ pop, reading: await readPop(pop, names), at: Date.now() })));
+    for (const { pop, reading, at } of readings) this.record(pop, { at, reading });
+    this.state = this.compose({ outputs, file: found.file });
+  }
+
+  private record(pop: PopOutput, next: Reading): void {
+    const last = this.latest.get(pop.id);
+    if (last) this.previous.set(pop.id, last);
+    this.latest.set(pop.id, next);
+    const before = last?.reading.state === "up" ? last.reading.counters : undefined;
+    this.matrixRates.delete(pop.id);
+    if (next.reading.state !== "up" || before === undefined || last === undefined) return;
+    const seconds = (next.at - last.at) / 1000;
+    const rates: Record<string, number> = {};
+    for (const [owner, count] of Object.entries(matrixIncrease(pop.region, next.reading.counters, before))) {
+      const key = `${pop.region}\n${owner}`;
+      this.matrixCounts.set(key, (this.matrixCounts.get(key) ?? 0) + count);
+      rates[owner] = seconds > 0 ? count / seconds : 0;
+    }
+    this.matrixRates.set(pop.id, rates);
+  }
+
+  private popState(id: string, region: string, deployed: boolean): PopState {
+    if (!deployed) return { id, region, health: "unknown", reason: "not in the deploy's outputs", decisions: null };
+    const now = this.latest.get(id);
+    if (!now) return { id, region, health: "unknown", reason: "not read yet", decisions: null };
+    if (now.reading.state === "down") return { id, region, health: "down", reason: now.reading.reason, decisions: null };
+    const before = this.previous.get(id);
+    const counters = before?.reading.state === "up" ? before.reading.counters : undefined;
+    const seconds = before ? (now.at - before.at) / 1000 : null;
+    return { id, region, health: "up", decisions: popDecisions(now.reading.counters, counters, seconds) };
+  }
+
+  private datacenterState(region: string): DatacenterState {
+    const pops = this.model.regions.find((r) => r.name === region)?.pops ?? [];
+    const apps = (this.model.regions.find((r) => r.name === region)?.datacenter.apps ?? []).map(({ name }) => {
+      const views = pops.flatMap(({ id }) => {
+        const now = this.latest.get(id)?.reading;
+        const before = this.previous.get(id)?.reading;
+        const view = now?.state === "up" ? now.clusters[name] : undefined;
+        return view ? [{ now: view, before: before?.state === "up" ? before.clusters[name] : undefined }] : [];
+      });
+      return { app: name, ...appHealth(views) };
+    });
+    const known = apps.filter((a) => a.health !== "unknown");
+    const health: DatacenterState["health"] =
+      known.length === 0 ? "unknown" : known.every((a) => a.health === "up") && known.length === apps.length ? "up" : known.every((a) => a.health === "down") ? "down" : "degraded";
+    return { region, health, apps };
+  }
+
+  private compose(found: { outputs: DeployOutputs; file: string } | { error: string } | undefined): DashboardState {
+    const deployed = new Set(found && "outputs" in found ? found.outputs.pops.map((p) => p.id) : []);
+    const regions = this.model.regions.map((r) => r.name);
+    const cells: MatrixCell[] = [];
+    for (const entry of this.model.regions) {
+      const rates = entry.pops.map((p) => this.matrixRates.get(p.id)).filter((r) => r !== undefined);
+      for (const ownerRegion of regions) {
+        const count = this.matrixCounts.get(`${entry.name}\n${ownerRegion}`) ?? 0;
+        const perSecond = rates.length === 0 ? null : rates.reduce((sum, r) => sum + (r[ownerRegion] ?? 0), 0);
+        cells.push({ entryRegion: entry.name, ownerRegion, count, perSecond });
+      }
+    }
+    return {
+      at: Date.now(),
+      deploy:
+        found === undefined
+          ? { ok: false, message: "reading the deploy's outputs", command: "npm run deploy" }
+          : "error" in found
+            ? { ok: false, message: found.error, command: "npm run deploy" }
+            : { ok: true, outputsFile: found.file },
+      pops: this.model.regions.flatMap((r) => r.pops.map((p) => this.popState(p.id, r.name, deployed.has(p.id)))),
+      datacenters: regions.map((region) => this.datacenterState(region)),
+      matrix: { regions, cells, since: this.since },
+    };
+  }
+}
