@@ -9,18 +9,19 @@ export type RouteTarget = { cluster: string } | { cluster_header: string; cluste
 /**
  * Two routes per app prefix, both named after the app: idempotent methods first, which may be retried
  * after the upstream saw them, then every other method, retried only when the upstream never got them.
- * An app for which `acrossRegions` holds also retries unserved answers in the next region (retryPolicy).
+ * An app that `servingRegions` gives more than one region also retries unserved answers in the next
+ * region (retryPolicy).
  */
 export function appRoutes(
   topology: Topology,
   target: (app: string) => RouteTarget,
-  acrossRegions: (app: App) => boolean = () => false,
+  servingRegions: (app: App) => number = () => 1,
 ): Route[] {
   const { timeouts } = topology;
   const action = (app: App, kind: "idempotent" | "any-method"): RouteAction => ({
     ...target(app.name),
     timeout: seconds(timeouts.routeMs),
-    retry_policy: retryPolicy(kind, timeouts, acrossRegions(app)),
+    retry_policy: retryPolicy(kind, timeouts, servingRegions(app)),
   });
   return topology.apps.flatMap((app) => [
     { name: app.name, match: { prefix: app.prefix, headers: [IDEMPOTENT_METHOD_MATCHER] }, route: action(app, "idempotent") },

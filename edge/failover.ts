@@ -43,18 +43,22 @@ export type RetryClass = "idempotent" | "any-method";
 /** The mark on a 503 that reached no app (see UNSERVED_HEADER), added by the replies that make one. */
 export const UNSERVED_MARK: HeaderValueOption = { header: { key: UNSERVED_HEADER, value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
 
+/** Tries a failover route gives each serving region before the next: a lost POP is not a lost region. */
+export const TRIES_PER_REGION = 2;
+
 /**
  * Each try is bounded so a hung upstream leaves time for another; the tries together fit the route
- * timeout. Retries go to a host not tried yet. `acrossRegions` (the routes of an app with failover):
- * an answer marked unserved is retried too, whatever the method (no app saw the request), and the
- * last try leaves the priorities tried before, which in a failover cluster is the next serving
- * region: the first retry stays in the region (another of its POPs, as for a lost POP), so a region
- * is left only when two of its hosts failed.
+ * timeout. Retries go to a host not tried yet. `servingRegions` > 1 (the routes of an app with
+ * failover, that many regions at most in a serving order): an answer marked unserved is retried
+ * too, whatever the method (no app saw the request), with TRIES_PER_REGION tries per region, each
+ * pair leaving the priorities tried before, which in a failover cluster is the next serving region.
+ * Unserved answers come at once; the route timeout still bounds all tries together.
  */
-export function retryPolicy(kind: RetryClass, timeouts: Timeouts, acrossRegions = false): RetryPolicy {
+export function retryPolicy(kind: RetryClass, timeouts: Timeouts, servingRegions = 1): RetryPolicy {
+  const acrossRegions = servingRegions > 1;
   return {
     retry_on: (kind === "idempotent" ? SENT_MAYBE : NEVER_SENT) + (acrossRegions ? ",retriable-headers" : ""),
-    num_retries: RETRIES,
+    num_retries: acrossRegions ? TRIES_PER_REGION * servingRegions - 1 : RETRIES,
     per_try_timeout: seconds(Math.floor(timeouts.routeMs / (RETRIES + 1))),
     retry_host_predicate: [
       {
@@ -70,7 +74,7 @@ export function retryPolicy(kind: RetryClass, timeouts: Timeouts, acrossRegions 
             name: "envoy.retry_priorities.previous_priorities" as const,
             typed_config: {
               "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig" as const,
-              update_frequency: RETRIES,
+              update_frequency: TRIES_PER_REGION,
             },
           },
         }
@@ -122,7 +126,7 @@ export const OUTLIER_DETECTION: OutlierDetection = {
 };
 
 /** How long one health check may take. */
-export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+export const HEALTH_CHECK_TIMEOUT_MS = 1000;
 
 /**
  * Active HTTP/2 health check on `path`, every second whether or not the cluster has traffic: two
@@ -132,8 +136,8 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2000;
  */
 export function healthCheck(path: string, codec: "HTTP1" | "HTTP2" = "HTTP2"): HealthCheck {
   return {
-    // Longer than the interval: an app's health passes up to three proxies, and a busy moment must not
-    // look like a dead app. A dead host refuses or does not connect, which fails at once.
+    // A host that dies without closing its connections (its container's network gone) is found by
+    // this timeout, so it stays short; an app's health crosses up to three proxies within it.
     timeout: `${HEALTH_CHECK_TIMEOUT_MS / 1000}s`,
     interval: "1s",
     no_traffic_interval: "1s",

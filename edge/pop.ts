@@ -1,5 +1,5 @@
 import type { App, Topology } from "../infra/topology/model.ts";
-import { failsOver, findRegion, servingOrder } from "../infra/topology/inventory.ts";
+import { failsOver, findRegion, mostServingRegions, servingOrder } from "../infra/topology/inventory.ts";
 import {
   DISCOVERY_CLUSTER, SERVICE_HEALTH_PATH, EDGE_HEALTH_PATH, appHealthPath, failoverCluster, localCluster, peerAppCluster, peerCluster,
   popId,
@@ -209,7 +209,7 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
   const routes = appRoutes(
     topology,
     () => ({ cluster_header: CLUSTER_HEADER, cluster_not_found_response_code: "SERVICE_UNAVAILABLE" }),
-    (app) => failsOver(topology, app),
+    (app) => mostServingRegions(topology, app),
   );
   // Peers' failover clusters check each app that fails over through this POP to its datacenter.
   const appHealth = topology.apps

@@ -350,7 +350,7 @@ for (const [label, build] of topologies) {
             routes.filter((route) => route.name.startsWith("edge-healthz-")).map((route) => [route.match, route.route]),
             topology.apps.map((app) => [
               { path: appHealthPath(app.name) },
-              { cluster: app.name, prefix_rewrite: SERVICE_HEALTH_PATH, timeout: "1.8s" },
+              { cluster: app.name, prefix_rewrite: SERVICE_HEALTH_PATH, timeout: "0.8s" },
             ]),
           );
           assert.deepEqual(

@@ -93,27 +93,31 @@ describe("Placement in real Envoy: the owner's datacenter dies", () => {
     }
   });
 
-  it("the jurisdiction's last region down too: the residency-bound app gets 503 owner_unavailable within 1 s, never another jurisdiction", async () => {
-    kill("east");
+  it("the next region of the list down too: it is skipped and the one after it serves", async () => {
+    kill("south");
     for (let i = 0; i < 5; i++) {
       for (const entry of entries) {
-        const reply = await send(entry, "/search/1");
-        assert.equal(reply.status, 503, `${entry.join("-")}: ${reply.body}`);
-        const body = JSON.parse(reply.body) as { error: string; region: string };
-        assert.deepEqual([body.error, body.region], ["owner_unavailable", "north"]);
-        assert.ok(reply.ms < 1000, `answered in ${reply.ms.toFixed(0)} ms`);
-        assert.equal(reply.headers["x-edge-unserved"], undefined, "the internal mark never reaches the client");
+        const reply = await send(entry, "/cart/1");
+        assert.equal(reply.status, 200, `${entry.join("-")}: ${reply.body}`);
+        assert.equal(servedBy(reply), "east");
+        assert.deepEqual([route(reply).served, route(reply).failover], ["east", "1"]);
       }
     }
   });
 
-  it("every serving region down: the failover app gets 503 owner_unavailable within 1 s", async () => {
-    kill("south");
-    for (const entry of entries) {
-      const reply = await send(entry, "/cart/1");
-      assert.equal(reply.status, 503, `${entry.join("-")}: ${reply.body}`);
-      assert.equal((JSON.parse(reply.body) as { error: string }).error, "owner_unavailable");
-      assert.ok(reply.ms < 1000, `answered in ${reply.ms.toFixed(0)} ms`);
+  it("every serving region down: both apps get 503 owner_unavailable within 1 s, the residency-bound one never another jurisdiction", async () => {
+    kill("east");
+    for (let i = 0; i < 5; i++) {
+      for (const entry of entries) {
+        for (const path of ["/cart/1", "/search/1"]) {
+          const reply = await send(entry, path);
+          assert.equal(reply.status, 503, `${entry.join("-")} ${path}: ${reply.body}`);
+          const body = JSON.parse(reply.body) as { error: string; region: string };
+          assert.deepEqual([body.error, body.region], ["owner_unavailable", "north"]);
+          assert.ok(reply.ms < 1000, `answered in ${reply.ms.toFixed(0)} ms`);
+          assert.equal(reply.headers["x-edge-unserved"], undefined, "the internal mark never reaches the client");
+        }
+      }
     }
   });
 
@@ -135,3 +139,47 @@ describe("Placement in real Envoy: the owner's datacenter dies", () => {
     assert.equal(route(reply).failover, undefined);
   });
 });
+
+describe("Precedence in real Envoy: conflict reject", () => {
+  const raw = validRaw();
+  raw.routing = { conflict: "reject" };
+  const topology = validateTopology(raw);
+  let edge: LoopbackEdge;
+  const token = (region: string) =>
+    signToken({ user: `u-${region}`, region, ttlSeconds: 600, issuer: topology.jwt.issuer, audience: topology.jwt.audiences, key: edge.keys.privateKey });
+  /** Requests every ingress of the edge has passed to an app so far. */
+  const appRequests = async () => {
+    let total = 0;
+    for (const region of topology.regions) {
+      const stats = await (await fetch(`${edge.envoys.get(ingressContainer(topology.project, region.name, 1))!.adminUrl}/stats?filter=upstream_rq_total`)).text();
+      for (const app of topology.apps) total += Number(new RegExp(`^cluster\\.${app.name}\\.upstream_rq_total: (\\d+)$`, "m").exec(stats)?.[1] ?? 0);
+    }
+    return total;
+  };
+
+  before(async () => {
+    edge = await startLoopbackEdge(topology);
+  });
+  after(async () => {
+    await edge?.stop();
+  });
+
+  it("a token of one region with the tenant host of another: 403 owner_conflict naming both, no app reached", async () => {
+    const [north, south] = topology.tenants as [{ host: string; region: string }, { host: string; region: string }];
+    const before = await appRequests();
+    const reply = await get(`${edge.clientUrl("north", "p1")}/cart/1`, { authorization: `Bearer ${token(south.region)}`, host: north.host });
+    assert.equal(reply.status, 403, reply.body);
+    assert.deepEqual(JSON.parse(reply.body), {
+      error: "owner_conflict", message: "token and tenant name different owner regions",
+      token_region: south.region, tenant_region: north.region, pop: "north-p1",
+    });
+    const agreeing = await get(`${edge.clientUrl("north", "p1")}/cart/1`, { authorization: `Bearer ${token(south.region)}`, host: south.host });
+    assert.equal(agreeing.status, 200, agreeing.body);
+    assert.equal(servedRegion(agreeing), south.region);
+    assert.equal(await appRequests(), before + 1, "only the agreeing request reached an app");
+  });
+});
+
+function servedRegion(reply: Reply): string {
+  return (JSON.parse(reply.body) as { region: string }).region;
+}

@@ -133,7 +133,12 @@ export function servingOrder(topology: Topology, app: App, owner: string): strin
   return order;
 }
 
+/** The most regions any owner's serving order for `app` names (1: owner-only for every owner). */
+export function mostServingRegions(topology: Topology, app: App): number {
+  return Math.max(...topology.regions.map((owner) => servingOrder(topology, app, owner.name).length));
+}
+
 /** Whether some owner's requests for `app` may be served by another region than the owner. */
 export function failsOver(topology: Topology, app: App): boolean {
-  return topology.regions.some((owner) => servingOrder(topology, app, owner.name).length > 1);
+  return mostServingRegions(topology, app) > 1;
 }
