@@ -16,6 +16,13 @@ const UPSTREAM_HTTP2_OPTIONS: Http2ProtocolOptions = {
 
 export type UpstreamProtocol = "h2c" | "http1";
 
+/**
+ * Containers are found by name on the Docker networks. A restarted one may come back on another
+ * address, which a cluster learns only when it resolves again: every second, not Envoy's 5 s, so a
+ * returning datacenter or POP is reached as soon as it answers (Docker's resolver is local).
+ */
+export const DNS_REFRESH_RATE = "1s";
+
 function upstreamProtocol(protocol: UpstreamProtocol): HttpProtocolOptions {
   return {
     "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -40,7 +47,7 @@ export function cluster(spec: ClusterSpec): Cluster {
   return {
     name: spec.name,
     type: spec.type,
-    ...(spec.type === "STRICT_DNS" ? { dns_lookup_family: "V4_ONLY" as const } : {}),
+    ...(spec.type === "STRICT_DNS" ? { dns_lookup_family: "V4_ONLY" as const, dns_refresh_rate: DNS_REFRESH_RATE } : {}),
     connect_timeout: seconds(spec.connectTimeoutMs),
     lb_policy: "ROUND_ROBIN",
     per_connection_buffer_limit_bytes: BUFFER_LIMIT_BYTES,

@@ -291,6 +291,8 @@ export interface Cluster {
   name: string;
   type: "STATIC" | "STRICT_DNS";
   dns_lookup_family?: "V4_ONLY";
+  /** How often a STRICT_DNS cluster resolves its names again. */
+  dns_refresh_rate?: Duration;
   connect_timeout: Duration;
   lb_policy: "ROUND_ROBIN" | "LEAST_REQUEST";
   per_connection_buffer_limit_bytes: number;

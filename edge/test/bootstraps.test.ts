@@ -6,7 +6,8 @@ import { validateTopology } from "../../infra/topology/load.ts";
 import {
   DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, SERVICE_HEALTH_PATH, appHealthPath, localCluster, peerAppCluster, peerCluster, popContainer, popSpiffeId,
 } from "../../infra/topology/names.ts";
-import { servingOrder } from "../../infra/topology/inventory.ts";
+import { mostServingRegions, servingOrder } from "../../infra/topology/inventory.ts";
+import { RETRIES, TRIES_PER_REGION } from "../failover.ts";
 import { bootstrapYaml, renderProxies, type RenderedProxy } from "../bootstraps.ts";
 import { hostClusters } from "../clusters.ts";
 import type { Bootstrap, Cluster, HttpConnectionManager, Listener, RouteAction, WasmFilter } from "../envoy-api.ts";
@@ -284,7 +285,10 @@ for (const [label, build] of topologies) {
             const action = route.route as Extract<RouteAction, { cluster_header: string }>;
             assert.equal(action.cluster_header, CLUSTER_HEADER);
             assert.equal(action.cluster_not_found_response_code, "SERVICE_UNAVAILABLE");
-            assert.equal(action.retry_policy?.num_retries, 2);
+            // Two tries per region of the longest serving order for an app that fails over.
+            const app = topology.apps.find((candidate) => candidate.name === route.name)!;
+            const regions = mostServingRegions(topology, app);
+            assert.equal(action.retry_policy?.num_retries, regions > 1 ? TRIES_PER_REGION * regions - 1 : RETRIES, route.name);
             assert.equal(action.retry_policy?.retry_host_predicate[0]?.name, "envoy.retry_host_predicates.previous_hosts");
           }
           const backbone = connectionManager(listener(proxy.bootstrap, "backbone")).route_config.virtual_hosts.flatMap((host) => host.routes);

@@ -78,13 +78,20 @@ export function matrixIncrease(entryRegion: string, now: RouterCounters, before:
  * One app of a datacenter as the region's readable POPs see their local cluster to it: down when
  * every one counts no healthy member or saw only failed health checks since its last reading (the
  * checks run every second, so a stopped datacenter shows before the members are counted out).
+ * `ingressUnreachable`: every POP's last checks failed without reaching the ingress, which then
+ * fails every app of the datacenter, whose own checks may not have run yet.
  */
-export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | undefined }[]): { health: Health; healthy: number | null } {
-  if (views.length === 0) return { health: "unknown", healthy: null };
-  const failing = (v: (typeof views)[0]) =>
-    v.now.healthy === 0 || (v.before !== undefined && v.now.checksFailed > v.before.checksFailed && v.now.checksPassed === v.before.checksPassed);
+export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | undefined }[]): {
+  health: Health;
+  healthy: number | null;
+  ingressUnreachable: boolean;
+} {
+  if (views.length === 0) return { health: "unknown", healthy: null, ingressUnreachable: false };
+  const onlyFailed = (v: (typeof views)[0]) => v.before !== undefined && v.now.checksFailed > v.before.checksFailed && v.now.checksPassed === v.before.checksPassed;
+  const failing = (v: (typeof views)[0]) => v.now.healthy === 0 || onlyFailed(v);
+  const unreachable = (v: (typeof views)[0]) => onlyFailed(v) && v.now.networkFailures > v.before!.networkFailures;
   const healthy = Math.max(...views.map((v) => v.now.healthy));
-  return { health: views.every(failing) ? "down" : "up", healthy };
+  return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.every(unreachable) };
 }
 
 export class LiveState {
@@ -185,12 +192,17 @@ export class LiveState {
         const view = now?.state === "up" ? now.clusters[name] : undefined;
         return view ? [{ now: view, before: before?.state === "up" ? before.clusters[name] : undefined }] : [];
       });
-      return { app: name, ...appHealth(views) };
+      const { health, healthy, ingressUnreachable } = appHealth(views);
+      return { app: name, health, healthy, ingressUnreachable };
     });
+    // An ingress no POP can reach takes every app down with it.
+    if (apps.some((a) => a.ingressUnreachable)) {
+      return { region, health: "down", apps: apps.map(({ app, healthy }) => ({ app, health: "down" as const, healthy })) };
+    }
     const known = apps.filter((a) => a.health !== "unknown");
     const health: DatacenterState["health"] =
       known.length === 0 ? "unknown" : known.every((a) => a.health === "up") && known.length === apps.length ? "up" : known.every((a) => a.health === "down") ? "down" : "degraded";
-    return { region, health, apps };
+    return { region, health, apps: apps.map(({ app, health: appState, healthy }) => ({ app, health: appState, healthy })) };
   }
 
   private compose(found: { outputs: DeployOutputs; file: string } | { error: string } | undefined): DashboardState {

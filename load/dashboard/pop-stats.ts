@@ -30,6 +30,8 @@ export interface ClusterHealth {
   healthy: number;
   checksPassed: number;
   checksFailed: number;
+  /** Failed checks that did not reach the ingress at all (connection refused, reset or timed out). */
+  networkFailures: number;
 }
 
 export type PopReading =
@@ -91,6 +93,7 @@ export function localClusterHealth(page: PrometheusPage, region: string, apps: s
       healthy,
       checksPassed: sampleValue(page, "envoy_cluster_health_check_success", cluster) ?? 0,
       checksFailed: sampleValue(page, "envoy_cluster_health_check_failure", cluster) ?? 0,
+      networkFailures: sampleValue(page, "envoy_cluster_health_check_network_failure", cluster) ?? 0,
     };
   }
   return health;

@@ -34,6 +34,7 @@ const page = (values: Record<string, number>) =>
       `envoy_cluster_membership_healthy{envoy_cluster_name="catalog-us-east"} ${values.healthy ?? 1}`,
       `envoy_cluster_health_check_success{envoy_cluster_name="catalog-us-east"} ${values.passed ?? 5}`,
       `envoy_cluster_health_check_failure{envoy_cluster_name="catalog-us-east"} ${values.failed ?? 0}`,
+      `envoy_cluster_health_check_network_failure{envoy_cluster_name="catalog-us-east"} ${values.network ?? 0}`,
     ].join("\n"),
   );
 
@@ -68,11 +69,15 @@ test("appHealth: down once every POP sees no healthy member or only failed check
   const steady = { now: view({ passed: 6 }), before: view({ passed: 5 }) };
   const failing = { now: view({ passed: 5, failed: 1 }), before: view({ passed: 5 }) };
   const empty = { now: view({ healthy: 0 }), before: undefined };
-  assert.deepEqual(appHealth([steady]), { health: "up", healthy: 1 });
-  assert.deepEqual(appHealth([failing]), { health: "down", healthy: 1 });
-  assert.deepEqual(appHealth([failing, empty]), { health: "down", healthy: 1 });
-  assert.deepEqual(appHealth([failing, steady]), { health: "up", healthy: 1 }, "one POP still passes its checks");
-  assert.deepEqual(appHealth([]), { health: "unknown", healthy: null });
+  const unreachable = { now: view({ passed: 5, failed: 1, network: 1 }), before: view({ passed: 5 }) };
+  const noIngress = { health: "down", healthy: 1, ingressUnreachable: true };
+  assert.deepEqual(appHealth([steady]), { health: "up", healthy: 1, ingressUnreachable: false });
+  assert.deepEqual(appHealth([failing]), { health: "down", healthy: 1, ingressUnreachable: false }, "the app failed, the ingress answered");
+  assert.deepEqual(appHealth([failing, empty]), { health: "down", healthy: 1, ingressUnreachable: false });
+  assert.deepEqual(appHealth([failing, steady]), { health: "up", healthy: 1, ingressUnreachable: false }, "one POP still passes its checks");
+  assert.deepEqual(appHealth([unreachable, unreachable]), noIngress, "no POP reaches the ingress");
+  assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, false, "one POP still reaches it");
+  assert.deepEqual(appHealth([]), { health: "unknown", healthy: null, ingressUnreachable: false });
 });
 
 test("networkSvg: one node per region, POP, datacenter, app and replica of the topology, and an arc per region pair", () => {
