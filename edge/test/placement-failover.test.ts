@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw, withRegion } from "../../infra/topology/test/fixtures.ts";
-import { ingressContainer } from "../../infra/topology/names.ts";
+import { ingressContainer, peerCluster } from "../../infra/topology/names.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
 import { get, route, type Reply } from "./http-get.ts";
@@ -147,15 +147,13 @@ describe("Precedence in real Envoy: conflict reject", () => {
   let edge: LoopbackEdge;
   const token = (region: string) =>
     signToken({ user: `u-${region}`, region, ttlSeconds: 600, issuer: topology.jwt.issuer, audience: topology.jwt.audiences, key: edge.keys.privateKey });
-  /** Requests every ingress of the edge has passed to an app so far. */
-  const appRequests = async () => {
-    let total = 0;
-    for (const region of topology.regions) {
-      const stats = await (await fetch(`${edge.envoys.get(ingressContainer(topology.project, region.name, 1))!.adminUrl}/stats?filter=upstream_rq_total`)).text();
-      for (const app of topology.apps) total += Number(new RegExp(`^cluster\\.${app.name}\\.upstream_rq_total: (\\d+)$`, "m").exec(stats)?.[1] ?? 0);
-    }
-    return total;
+  /** Requests the entry POP sent upstream so far, over every cluster but discovery (tenant lookups), by cluster. */
+  const sentUpstream = async () => {
+    const stats = await (await fetch(`${edge.adminUrl("north", "p1")}/stats?filter=upstream_rq_total$`)).text();
+    return Object.fromEntries([...stats.matchAll(/^cluster\.(\S+)\.upstream_rq_total: (\d+)$/gm)].filter(([, name]) => name !== "discovery").map(([, name, n]) => [name, Number(n)]));
   };
+  const increases = (after: Record<string, number>, before: Record<string, number>) =>
+    Object.entries(after).filter(([name, n]) => n > (before[name] ?? 0)).map(([name, n]) => `${name} +${n - (before[name] ?? 0)}`);
 
   before(async () => {
     edge = await startLoopbackEdge(topology);
@@ -164,19 +162,20 @@ describe("Precedence in real Envoy: conflict reject", () => {
     await edge?.stop();
   });
 
-  it("a token of one region with the tenant host of another: 403 owner_conflict naming both, no app reached", async () => {
+  it("a token of one region with the tenant host of another: 403 owner_conflict naming both, no upstream reached", async () => {
     const [north, south] = topology.tenants as [{ host: string; region: string }, { host: string; region: string }];
-    const before = await appRequests();
-    const reply = await get(`${edge.clientUrl("north", "p1")}/cart/1`, { authorization: `Bearer ${token(south.region)}`, host: north.host });
+    const before = await sentUpstream();
+    const reply = await get(`${edge.clientUrl("north", "p1")}/cart/conflict`, { authorization: `Bearer ${token(south.region)}`, host: north.host });
     assert.equal(reply.status, 403, reply.body);
     assert.deepEqual(JSON.parse(reply.body), {
       error: "owner_conflict", message: "token and tenant name different owner regions",
       token_region: south.region, tenant_region: north.region, pop: "north-p1",
     });
-    const agreeing = await get(`${edge.clientUrl("north", "p1")}/cart/1`, { authorization: `Bearer ${token(south.region)}`, host: south.host });
+    const agreeing = await get(`${edge.clientUrl("north", "p1")}/cart/agree`, { authorization: `Bearer ${token(south.region)}`, host: south.host });
     assert.equal(agreeing.status, 200, agreeing.body);
     assert.equal(servedRegion(agreeing), south.region);
-    assert.equal(await appRequests(), before + 1, "only the agreeing request reached an app");
+    const after = await sentUpstream();
+    assert.deepEqual(increases(after, before), [`${peerCluster(south.region)} +1`], "only the agreeing request went upstream");
   });
 });
 
