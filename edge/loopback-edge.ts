@@ -7,11 +7,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Topology } from "../infra/topology/model.ts";
-import { popContainer, popId } from "../infra/topology/names.ts";
+import { grpcService, popContainer, popId } from "../infra/topology/names.ts";
 import { toolPath } from "../scripts/toolchain/paths.ts";
 import { ensureSigningKeys, type SigningKeys } from "../upstreams/tokens/keys.ts";
 import { startAppServer, type AppServer } from "../upstreams/app/server.ts";
 import { startDiscoveryServer, type DiscoveryServer } from "../upstreams/discovery/server.ts";
+import { deployOutputs } from "../infra/commands/outputs.ts";
+import type { DeployOutputs } from "../infra/deploy-outputs.ts";
 import { backboneTlsPaths, ensureBackbonePki, type BackbonePki } from "./backbone-pki.ts";
 import { bootstrapYaml, renderProxies } from "./bootstraps.ts";
 import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluster-health.ts";
@@ -45,7 +47,11 @@ export interface LoopbackEdge {
   backbonePeer(region: string, pop: string): BackbonePeer;
   envoys: Map<string, LoopbackEnvoy>;
   discovery: Map<string, DiscoveryServer>;
+  /** App replicas by instance, `<app>-<region>-<i>` (what their replies name). */
+  apps: Map<string, AppServer>;
   clientUrl(region: string, pop: string): string;
+  /** The deploy outputs this edge would have (POP client and stats URLs on loopback), for the load scripts. */
+  outputs(): DeployOutputs;
   adminUrl(region: string, pop: string): string;
   /** Starts the Envoy `name` (a key of `envoys`) again from its bootstrap, after it was killed; resolves once it is ready. */
   restart(name: string): Promise<void>;
@@ -85,7 +91,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     topologyPath: options.topologyPath ?? "topology",
     backboneTls: backboneTlsPaths(pki),
   });
-  const apps: AppServer[] = [];
+  const apps = new Map<string, AppServer>();
   const discovery = new Map<string, DiscoveryServer>();
   const envoys = new Map<string, LoopbackEnvoy>();
   const commands = new Map<string, { file: string; adminUrl: string }>();
@@ -113,6 +119,15 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     },
     envoys,
     discovery,
+    apps,
+    outputs: () =>
+      deployOutputs(topology, topology.regions.flatMap((region) => region.pops.map((pop) => {
+        const listeners = placement.popListeners(region.name, pop.name);
+        return {
+          id: popId(region.name, pop.name), region: region.name, pop: pop.name,
+          clientUrl: `http://127.0.0.1:${listeners.client.port}`, statsUrl: `http://127.0.0.1:${listeners.stats.port}`,
+        };
+      }))),
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
     async restart(name) {
@@ -122,7 +137,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     },
     async stop() {
       for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");
-      await Promise.all([...apps, ...discovery.values()].map((s) => s.close().catch(() => undefined)));
+      await Promise.all([...apps.values(), ...discovery.values()].map((s) => s.close().catch(() => undefined)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -130,7 +145,10 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     for (const region of topology.regions) {
       for (const app of topology.apps) {
         for (const [i, at] of placement.appEndpoints(region.name, app.name).entries()) {
-          apps.push(await startAppServer({ app: app.name, region: region.name, datacenter: region.name, instance: `${app.name}-${region.name}-${i + 1}`, host: at.address, port: at.port }));
+          const instance = `${app.name}-${region.name}-${i + 1}`;
+          apps.set(instance, await startAppServer({
+            app: app.name, region: region.name, datacenter: region.name, instance, host: at.address, port: at.port, grpcService: grpcService(app),
+          }));
         }
       }
       const at = placement.discoveryEndpoint(region.name);

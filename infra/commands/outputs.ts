@@ -13,14 +13,9 @@ function isPopOutput(v: unknown): v is PopOutput {
   return typeof v === "object" && v !== null && typeof (v as PopOutput).clientUrl === "string" && typeof (v as PopOutput).id === "string";
 }
 
-/** Merges the POP URLs cdktf reported (for the stacks just deployed) into the outputs file. */
-export function writeDeployOutputs(topology: Topology): DeployOutputs {
-  const previous: PopOutput[] = existsSync(outputsPath()) ? (JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs).pops : [];
-  const reported = existsSync(cdktfOutputsPath()) ? (JSON.parse(readFileSync(cdktfOutputsPath(), "utf8")) as Record<string, Record<string, unknown>>) : {};
-  const byId = new Map(previous.map((p) => [p.id, p]));
-  for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);
-  const pops = topology.regions.flatMap((r) => r.pops.map((p) => byId.get(popId(r.name, p.name)))).filter((p): p is PopOutput => p !== undefined);
-  const outputs: DeployOutputs = {
+/** What the outputs file says about `topology` deployed with `pops` (also the loopback edge's, for tests). */
+export function deployOutputs(topology: Topology, pops: PopOutput[]): DeployOutputs {
+  return {
     project: topology.project,
     regions: topology.regions.map((r) => r.name),
     pops,
@@ -28,12 +23,23 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
     apps: topology.apps.map((app) => ({
       name: app.name,
       prefix: app.prefix,
+      protocol: app.protocol,
       serving: Object.fromEntries(topology.regions.map((owner) => [owner.name, servingOrder(topology, app, owner.name)])),
       residency: app.residency,
     })),
     jurisdictions: Object.fromEntries(topology.regions.map((region) => [region.name, region.jurisdiction])),
     jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim },
   };
+}
+
+/** Merges the POP URLs cdktf reported (for the stacks just deployed) into the outputs file. */
+export function writeDeployOutputs(topology: Topology): DeployOutputs {
+  const previous: PopOutput[] = existsSync(outputsPath()) ? (JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs).pops : [];
+  const reported = existsSync(cdktfOutputsPath()) ? (JSON.parse(readFileSync(cdktfOutputsPath(), "utf8")) as Record<string, Record<string, unknown>>) : {};
+  const byId = new Map(previous.map((p) => [p.id, p]));
+  for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);
+  const pops = topology.regions.flatMap((r) => r.pops.map((p) => byId.get(popId(r.name, p.name)))).filter((p): p is PopOutput => p !== undefined);
+  const outputs = deployOutputs(topology, pops);
   mkdirSync(dirname(outputsPath()), { recursive: true });
   writeFileSync(`${outputsPath()}.tmp`, `${JSON.stringify(outputs, null, 2)}\n`);
   renameSync(`${outputsPath()}.tmp`, outputsPath());
