@@ -55,6 +55,13 @@ if (apps.length === 0) {
   throw new Error(`${outputsFile} has no gRPC app with prefix /${PROFILE_SERVICE}; expected a topology app with protocol: grpc serving it`);
 }
 
+// The calls go over h2c with prior knowledge: a POP whose client URL is not http:// needs TLS
+// parameters this script does not have yet.
+const notCleartext = outputs.pops.filter((pop) => !pop.clientUrl.startsWith("http://"));
+if (notCleartext.length > 0) {
+  throw new Error(`${notCleartext.map((pop) => `${pop.id} (${pop.clientUrl})`).join(", ")}: expected http:// client URLs (h2c); this script has no TLS settings`);
+}
+
 /** One connection per POP and authority: the POP's own address (token calls) or a tenant host. */
 interface Channel {
   pop: DeployOutputs["pops"][number];
@@ -105,7 +112,7 @@ export function setup(): void {
 
 function connect(channel: Channel): void {
   if (channel.connected) return;
-  const address = channel.pop.clientUrl.replace(/^http:\/\//, "");
+  const address = channel.pop.clientUrl.slice("http://".length);
   channel.client.connect(address, { plaintext: true, timeout: "3s", ...(channel.tenant ? { authority: channel.tenant.host } : {}) });
   channel.connected = true;
 }
