@@ -113,15 +113,23 @@ export interface HttpConnectionManager {
   local_reply_config?: LocalReplyConfig;
 }
 
-/** Rewrites Envoy's own replies that match a mapper's filter. */
+/** Rewrites Envoy's own replies that match a mapper's filter; the first mapper that matches applies. */
 export interface LocalReplyConfig {
   mappers: {
-    filter: { response_flag_filter: { flags: string[] } };
+    filter: LocalReplyFilter;
     status_code: number;
     headers_to_add?: HeaderValueOption[];
-    body_format_override: { json_format: Record<string, string>; content_type: string };
+    body_format_override:
+      | { json_format: Record<string, string>; content_type: string }
+      | { text_format_source: { inline_string: string } };
   }[];
 }
+
+/** The access-log filters the mappers use; a header filter matches the request's headers. */
+export type LocalReplyFilter =
+  | { response_flag_filter: { flags: string[] } }
+  | { header_filter: { header: HeaderMatcher } }
+  | { and_filter: { filters: LocalReplyFilter[] } };
 
 export interface HeaderValueOption {
   header: { key: string; value: string };

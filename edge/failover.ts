@@ -167,16 +167,45 @@ export function failoverSettings(healthPath: string, connections: ConnectionLimi
 export const UNAVAILABLE_FLAGS = ["UH", "UF", "UO", "URX", "UC", "UR"] as const;
 
 /**
+ * Envoy's rule for a gRPC request (it answers a local reply to one trailers-only, the body as
+ * grpc-message): content type exactly `application/grpc` or starting with `application/grpc+`.
+ */
+export const GRPC_REQUEST_MATCHER: HeaderMatcher = {
+  name: "content-type",
+  string_match: { safe_regex: { regex: "^application/grpc(\\+.*)?$" } },
+};
+
+/**
+ * The grpc-message of an edge error, the JSON's fields as text: `<error>: <message> (<key>=<value> ...)`,
+ * as the region router writes its own (routing.ts rejectionText).
+ */
+export function grpcErrorText(error: string, fields: Record<string, string>): string {
+  const { message, ...rest } = fields;
+  const pairs = Object.entries(rest).map(([key, value]) => `${key}=${value}`);
+  return `${error}: ${message ?? error}${pairs.length > 0 ? ` (${pairs.join(" ")})` : ""}`;
+}
+
+/**
  * Rewrites Envoy's plain-text "no healthy upstream" / "upstream connect error" replies into the
- * edge's JSON error, with `fields` (command operators allowed) and a 503, plus `headers`.
+ * edge's error with a 503, plus `headers`: JSON with `fields` (command operators allowed), or for a
+ * gRPC request the same fields as text, which Envoy sends as grpc-message with UNAVAILABLE (14, its
+ * mapping of 503). Without the gRPC mapper a gRPC call would get the JSON as its grpc-message.
  */
 export function unavailableReply(error: string, fields: Record<string, string>, headers: HeaderValueOption[] = []): LocalReplyConfig {
+  const unavailable = { response_flag_filter: { flags: [...UNAVAILABLE_FLAGS] } };
+  const marked = headers.length > 0 ? { headers_to_add: headers } : {};
   return {
     mappers: [
       {
-        filter: { response_flag_filter: { flags: [...UNAVAILABLE_FLAGS] } },
+        filter: { and_filter: { filters: [unavailable, { header_filter: { header: GRPC_REQUEST_MATCHER } }] } },
         status_code: 503,
-        ...(headers.length > 0 ? { headers_to_add: headers } : {}),
+        ...marked,
+        body_format_override: { text_format_source: { inline_string: grpcErrorText(error, fields) } },
+      },
+      {
+        filter: unavailable,
+        status_code: 503,
+        ...marked,
         body_format_override: { json_format: { error, ...fields }, content_type: "application/json" },
       },
     ],

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Topology } from "../infra/topology/model.ts";
-import { appContainer, popContainer, popId } from "../infra/topology/names.ts";
+import { appContainer, grpcService, popContainer, popId } from "../infra/topology/names.ts";
 import { toolPath } from "../scripts/toolchain/paths.ts";
 import { deployOutputs } from "../infra/commands/outputs.ts";
 import type { DeployOutputs } from "../infra/deploy-outputs.ts";
@@ -49,6 +49,8 @@ export interface LoopbackEdge {
   backbonePeer(region: string, pop: string): BackbonePeer;
   envoys: Map<string, LoopbackEnvoy>;
   discovery: Map<string, DiscoveryServer>;
+  /** App replicas by instance, their container name (what their replies name). */
+  apps: Map<string, AppServer>;
   clientUrl(region: string, pop: string): string;
   adminUrl(region: string, pop: string): string;
   statsUrl(region: string, pop: string): string;
@@ -81,7 +83,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     topologyPath: options.topologyPath ?? "topology",
     backboneTls: backboneTlsPaths(pki),
   });
-  const apps: AppServer[] = [];
+  const apps = new Map<string, AppServer>();
   const discovery = new Map<string, DiscoveryServer>();
   const envoys = new Map<string, LoopbackEnvoy>();
   const commands = new Map<string, { file: string; adminUrl: string }>();
@@ -109,6 +111,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     },
     envoys,
     discovery,
+    apps,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
     statsUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).stats.port}`,
@@ -124,7 +127,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     },
     async stop() {
       for (const envoy of envoys.values()) envoy.process.kill("SIGKILL");
-      await Promise.all([...apps, ...discovery.values()].map((s) => s.close().catch(() => undefined)));
+      await Promise.all([...apps.values(), ...discovery.values()].map((s) => s.close().catch(() => undefined)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -132,7 +135,10 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     for (const region of topology.regions) {
       for (const app of topology.apps) {
         for (const [i, at] of placement.appEndpoints(region.name, app.name).entries()) {
-          apps.push(await startAppServer({ app: app.name, region: region.name, datacenter: region.name, instance: appContainer(topology.project, app.name, region.name, i + 1), host: at.address, port: at.port }));
+          const instance = appContainer(topology.project, app.name, region.name, i + 1);
+          apps.set(instance, await startAppServer({
+            app: app.name, region: region.name, datacenter: region.name, instance, host: at.address, port: at.port, grpcService: grpcService(app),
+          }));
         }
       }
       const at = placement.discoveryEndpoint(region.name);

@@ -14,6 +14,8 @@ export interface PopOutput {
 export interface AppOutput {
   name: string;
   prefix: string;
+  /** `grpc`: the prefix is a gRPC service path (load/grpc-cross-region.ts calls it). Absent in outputs of a deploy before it: http. */
+  protocol?: "http" | "grpc";
   /** Per owner region, the regions that may serve the app, owner first (topology servingOrder). */
   serving: Record<string, string[]>;
   /** `jurisdiction`: never served outside the owner's jurisdiction. */

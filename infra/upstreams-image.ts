@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { buildSync } from "esbuild";
 import { repoRoot, stateDir } from "../scripts/toolchain/paths.ts";
 import { imageSource } from "../scripts/toolchain/base-images.ts";
@@ -9,6 +9,8 @@ import { run, runOrFail } from "../scripts/toolchain/commands.ts";
 import { LABEL_PROJECT } from "./constructs/labels.ts";
 
 const entries = { app: "upstreams/app/server.ts", discovery: "upstreams/discovery/server.ts" } as const;
+/** Files the bundles read at run time from beside themselves (the gRPC app's messages: PROFILE_PROTO). */
+const besideBundles = ["upstreams/grpc/profile.proto"] as const;
 const dockerfile = join(repoRoot, "infra/images/upstreams/Dockerfile");
 
 export interface UpstreamsBundle {
@@ -17,9 +19,11 @@ export interface UpstreamsBundle {
   tag: string;
 }
 
-/** Bundles the regional services to plain JavaScript (Node in the image runs no TypeScript). */
-export function bundleUpstreams(project: string): UpstreamsBundle {
-  const dir = join(stateDir, "build", "upstreams");
+/**
+ * Bundles the regional services to plain JavaScript (Node in the image runs no TypeScript), with the
+ * files they read beside them: `dir` is what the image copies to /srv/edgerim/.
+ */
+export function bundleUpstreams(project: string, dir: string = join(stateDir, "build", "upstreams")): UpstreamsBundle {
   mkdirSync(dir, { recursive: true });
   const hash = createHash("sha256");
   for (const [name, entry] of Object.entries(entries)) {
@@ -36,6 +40,11 @@ export function bundleUpstreams(project: string): UpstreamsBundle {
       banner: { js: "import { createRequire as __edgeCreateRequire } from 'node:module'; const require = __edgeCreateRequire(import.meta.url);" },
     });
     hash.update(readFileSync(outfile));
+  }
+  for (const file of besideBundles) {
+    const target = join(dir, basename(file));
+    copyFileSync(join(repoRoot, file), target);
+    hash.update(readFileSync(target));
   }
   hash.update(readFileSync(dockerfile));
   hash.update(`${imageSource()}:${pins.images.node.tag}`);

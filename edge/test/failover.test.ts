@@ -77,6 +77,35 @@ describe("Failover settings: every generated proxy", () => {
       }
     });
 
+    it(`${topology.project}: every unavailable reply answers a gRPC request with its JSON fields as text first, then anyone else with the JSON`, () => {
+      let replies = 0;
+      for (const proxy of proxies) {
+        for (const listener of proxy.bootstrap.static_resources.listeners) {
+          const hcm = listener.filter_chains[0]!.filters[1]!;
+          if (hcm.name !== "envoy.filters.network.http_connection_manager" || !hcm.typed_config.local_reply_config) continue;
+          replies++;
+          const [grpc, json] = hcm.typed_config.local_reply_config.mappers;
+          assert.ok(grpc && json, `${proxy.container} ${listener.name}: two mappers`);
+          assert.ok("and_filter" in grpc.filter && "response_flag_filter" in json.filter);
+          const [flags, request] = grpc.filter.and_filter.filters;
+          assert.deepEqual(flags, json.filter, "the same replies are rewritten");
+          assert.ok(request && "header_filter" in request);
+          const matcher = request.header_filter.header;
+          const regex = "string_match" in matcher && "safe_regex" in matcher.string_match ? new RegExp(matcher.string_match.safe_regex.regex) : undefined;
+          assert.equal(matcher.name, "content-type");
+          for (const type of ["application/grpc", "application/grpc+proto"]) assert.match(type, regex!);
+          for (const type of ["application/grpc-web", "application/grpc-web+proto", "application/json", "application/grpcx"]) assert.doesNotMatch(type, regex!);
+          assert.deepEqual([grpc.status_code, grpc.headers_to_add], [json.status_code, json.headers_to_add], "the same status and unserved mark");
+          assert.ok("text_format_source" in grpc.body_format_override && "json_format" in json.body_format_override);
+          const fields = json.body_format_override.json_format;
+          const text = grpc.body_format_override.text_format_source.inline_string;
+          assert.ok(text.startsWith(`${fields.error}: ${fields.message} (`), text);
+          for (const [key, value] of Object.entries(fields)) if (key !== "error" && key !== "message") assert.ok(text.includes(` ${key}=${value}`) || text.includes(`(${key}=${value}`), `${text} lacks ${key}`);
+        }
+      }
+      assert.ok(replies > 0);
+    });
+
     it(`${topology.project}: health-checked clusters never panic-route, eject only on connection failures, and size breakers from the topology`, () => {
       for (const proxy of proxies) {
         for (const cluster of hostClusters(proxy.bootstrap.static_resources.clusters)) {

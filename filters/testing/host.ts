@@ -46,7 +46,7 @@ import {
   setHeaderPairs,
   type HeaderList,
 } from "./header-map.ts";
-import { HttpContext, type CallOutcome, type CallStatus, type HttpContextHandle, type StreamDriver } from "./http-context.ts";
+import { HttpContext, MAX_GRPC_STATUS, type CallOutcome, type CallStatus, type HttpContextHandle, type StreamDriver } from "./http-context.ts";
 import { ModuleExit, wasiFunctions } from "./wasi.ts";
 import {
   isMemory,
@@ -627,7 +627,7 @@ export class ProxyWasmHost {
         return R.Ok;
       },
 
-      proxy_send_local_response: (code, detailsPtr, detailsSize, bodyPtr, bodySize, pairsPtr, pairsSize, _grpcStatus) => {
+      proxy_send_local_response: (code, detailsPtr, detailsSize, bodyPtr, bodySize, pairsPtr, pairsSize, grpcStatus) => {
         const details = mem.readString(u32(detailsPtr), u32(detailsSize));
         const body = mem.readString(u32(bodyPtr), u32(bodySize));
         const pairs = mem.read(u32(pairsPtr), u32(pairsSize));
@@ -639,6 +639,8 @@ export class ProxyWasmHost {
             body,
             headers: lowerCaseKeys(decodeHeaderPairsLeniently(pairs)),
             details: details.replace(/\s/g, "_"),
+            // Envoy takes a gRPC status only in the range of the known codes (the SDKs send -1 for none).
+            ...(u32(grpcStatus) <= MAX_GRPC_STATUS ? { grpcStatus: u32(grpcStatus) } : {}),
           };
           this.pendingLocalReplies.push(context);
         }

@@ -14,6 +14,41 @@ export interface LocalResponse {
   headers: HeaderList;
   /** Response code details; whitespace becomes "_", as in Envoy. */
   details: string;
+  /** The gRPC status the module gave (used only for a gRPC request); undefined when it gave none (-1). */
+  grpcStatus?: number;
+}
+
+/** The highest gRPC status code Envoy accepts from a module (UNAUTHENTICATED). */
+export const MAX_GRPC_STATUS = 16;
+
+/**
+ * Envoy's rule for a gRPC request (Grpc::Common::hasGrpcContentType): the content type is exactly
+ * `application/grpc` or starts with `application/grpc+`; `application/grpc-web` is not.
+ */
+export function isGrpcRequest(headers: HeaderList): boolean {
+  const type = getHeaderValue(headers, "content-type");
+  return type !== undefined && (type === "application/grpc" || type.startsWith("application/grpc+"));
+}
+
+/** Envoy's gRPC status for a local reply's HTTP status when the reply names none (Grpc::Utility::httpToGrpcStatus). */
+export function httpToGrpcStatus(status: number): number {
+  switch (status) {
+    case 400: return 13;
+    case 401: return 16;
+    case 403: return 7;
+    case 404: return 12;
+    case 429: case 502: case 503: case 504: return 14;
+    default: return 2;
+  }
+}
+
+/** `grpc-message` as Envoy writes it: percent-encoded outside printable ASCII and for `%`. */
+function percentEncoded(text: string): string {
+  let encoded = "";
+  for (const byte of utf8Encoder.encode(text)) {
+    encoded += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return encoded;
 }
 
 export interface HttpContextHandle {
@@ -116,11 +151,18 @@ export class HttpContext implements HttpContextHandle {
    * Envoy sends a local reply through the stream's encoder filters, this one included, so the
    * module's proxy_on_response_headers sees the reply it sent. Headers as Envoy builds them:
    * `:status`, the module's extra headers, then content-length and (if absent) a text/plain
-   * content-type for a non-empty body; an empty body drops both.
+   * content-type for a non-empty body; an empty body drops both. To a gRPC request (see
+   * isGrpcRequest) Envoy answers trailers-only instead: `:status` 200, the module's headers,
+   * content-type application/grpc, `grpc-status` (the module's, else mapped from the HTTP status,
+   * unless a header already set it) and the body as `grpc-message`; no body, the stream ends.
    */
   encodeLocalReply(): void {
     const reply = this.localResponse;
     if (reply === undefined || this.responseStarted) return;
+    if (isGrpcRequest(this.requestHeaders)) {
+      this.encodeGrpcLocalReply(reply);
+      return;
+    }
     const headers: HeaderList = [[":status", String(reply.status)]];
     for (const [key, value] of reply.headers) addHeaderValue(headers, key, value);
     const bodyBytes = utf8Encoder.encode(reply.body).length;
@@ -134,6 +176,21 @@ export class HttpContext implements HttpContextHandle {
       removeHeaderValues(headers, "content-type");
     }
     this.encodeHeaders(headers, bodyBytes === 0);
+  }
+
+  private encodeGrpcLocalReply(reply: LocalResponse): void {
+    const headers: HeaderList = [[":status", "200"]];
+    for (const [key, value] of reply.headers) addHeaderValue(headers, key, value);
+    const type = headers.find(([key]) => key === "content-type");
+    if (type !== undefined) type[1] = "application/grpc";
+    else headers.push(["content-type", "application/grpc"]);
+    if (getHeaderValue(headers, "grpc-status") === undefined) {
+      headers.push(["grpc-status", String(reply.grpcStatus ?? httpToGrpcStatus(reply.status))]);
+    }
+    const message = reply.body.endsWith("\n") ? reply.body.slice(0, -1) : reply.body;
+    if (message.length > 0) headers.push(["grpc-message", percentEncoded(message)]);
+    removeHeaderValues(headers, "content-length");
+    this.encodeHeaders(headers, true);
   }
 
   private encodeHeaders(headers: HeaderList, endOfStream: boolean): FilterAction {

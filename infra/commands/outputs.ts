@@ -27,7 +27,7 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
   return outputs;
 }
 
-/** The outputs of a deploy of `topology` whose POPs answer at `pops`. */
+/** What the outputs file says about `topology` deployed with `pops` (also the loopback edge's, for tests). */
 export function deployOutputs(topology: Topology, pops: PopOutput[]): DeployOutputs {
   return {
     project: topology.project,
@@ -37,6 +37,7 @@ export function deployOutputs(topology: Topology, pops: PopOutput[]): DeployOutp
     apps: topology.apps.map((app) => ({
       name: app.name,
       prefix: app.prefix,
+      protocol: app.protocol,
       serving: Object.fromEntries(topology.regions.map((owner) => [owner.name, servingOrder(topology, app, owner.name)])),
       residency: app.residency,
     })),

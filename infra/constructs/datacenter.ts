@@ -14,6 +14,8 @@ export interface AppReplica {
   app: string;
   instance: number;
   containerName: string;
+  /** The gRPC service of a gRPC app's replica (names.ts grpcService); absent for an http app. */
+  grpcService?: string;
 }
 
 export interface DatacenterProps {
@@ -76,6 +78,7 @@ export class Datacenter extends Construct {
           `DATACENTER=${props.region}`,
           `INSTANCE=${replica.containerName}`,
           `PORT=${props.ports.app}`,
+          ...(replica.grpcService !== undefined ? [`GRPC_SERVICE=${replica.grpcService}`] : []),
         ],
         networksAdvanced: network(replica.containerName),
         memory: props.memoryMb.app,

@@ -3,7 +3,7 @@ import { TerraformOutput } from "cdktf";
 import { Network } from "@cdktf/provider-docker/lib/network/index.js";
 import { Image } from "@cdktf/provider-docker/lib/image/index.js";
 import type { Region, Topology } from "../topology/model.ts";
-import { appContainer, discoveryContainer, ingressContainer, popContainer, popId } from "../topology/names.ts";
+import { appContainer, discoveryContainer, grpcService, ingressContainer, popContainer, popId } from "../topology/names.ts";
 import { objectLabels } from "../constructs/labels.ts";
 import { Pop } from "../constructs/pop.ts";
 import { Datacenter } from "../constructs/datacenter.ts";
@@ -63,6 +63,7 @@ export class RegionStack extends EdgeStack {
           app: app.name,
           instance: i + 1,
           containerName: appContainer(project, app.name, region.name, i + 1),
+          grpcService: grpcService(app),
         })),
       ),
       discoveryContainer: discoveryContainer(project, region.name),

@@ -30,6 +30,13 @@ export interface App {
   name: string;
   /** Path prefix owned by the app; no prefix is a string prefix of another. */
   prefix: string;
+  /**
+   * `http`: the replicas answer every path with JSON. `grpc`: the prefix is `/<service>` (a
+   * fully-qualified gRPC service name) and the replicas serve that service's gRPC calls with the
+   * Profile methods (upstreams/grpc/profile.proto), and answer plain HTTP (health, routing checks)
+   * as an http app does. The edge answers any gRPC request's errors as gRPC, whatever the app.
+   */
+  protocol: AppProtocol;
   /** Which regions may serve a request the owner region cannot; see `servingOrder` in inventory.ts. */
   placement: AppPlacement;
   /**
@@ -38,6 +45,8 @@ export interface App {
    */
   residency: Residency;
 }
+
+export type AppProtocol = "http" | "grpc";
 
 /**
  * `owner-only` (strict): only the owner region serves; when it cannot, the answer is 503.

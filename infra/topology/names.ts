@@ -3,6 +3,7 @@
  * derives names here so a container, an Envoy cluster and the filter's header value agree.
  * Replica numbers start at 1.
  */
+import type { App } from "./model.ts";
 
 /** Patterns the region-router filter expands; `localCluster`/`peerCluster` expand the same ones. */
 export const LOCAL_CLUSTER_PATTERN = "{app}-{region}";
@@ -13,6 +14,14 @@ export const PEER_CLUSTER_PATTERN = "edge-router-{region}";
  */
 export const FAILOVER_CLUSTER_PATTERN = "{app}-owned-by-{region}";
 export const DISCOVERY_CLUSTER = "discovery";
+
+/** A fully-qualified gRPC service name, e.g. edgerim.profile.v1.Profile: proto identifiers joined by '.'. */
+export const GRPC_SERVICE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** The gRPC service a `protocol: grpc` app's replicas serve: its prefix without the leading '/'; none for an http app. */
+export function grpcService(app: Pick<App, "prefix" | "protocol">): string | undefined {
+  return app.protocol === "grpc" ? app.prefix.slice(1) : undefined;
+}
 
 /** POP id, e.g. region `r1` and pop `p1` give `r1-p1`. */
 export function popId(region: string, pop: string): string {

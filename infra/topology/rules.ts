@@ -1,7 +1,7 @@
 import type { App, Ports, Region, Resources, Routing, Tenant, Timeouts, Topology } from "./model.ts";
-import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, localCluster, peerCluster } from "./names.ts";
+import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, GRPC_SERVICE_PATTERN, localCluster, peerCluster } from "./names.ts";
 import { listContainers } from "./inventory.ts";
-import { DEFAULTS, NAME_PATTERN, PREFIX_PATTERN, sectionSchemas, showValue } from "./schema.ts";
+import { DEFAULTS, GRPC_PREFIX_RULE, NAME_PATTERN, PREFIX_PATTERN, sectionSchemas, showValue } from "./schema.ts";
 
 /**
  * Checks beyond shape. They read the raw document plus every section and entry that parses on
@@ -172,6 +172,17 @@ const prefixesNotNested = (view: RuleView): Problem[] => {
   }
   return problems;
 };
+
+/**
+ * A gRPC call's path is `/<service>/<method>`: the prefix of a gRPC app must be exactly one service,
+ * or its routes would take no call (a deeper prefix) or calls of other services (a shorter one).
+ */
+const grpcPrefixIsAService = (view: RuleView): Problem[] =>
+  view.apps.flatMap(({ index, valid }) =>
+    valid?.protocol === "grpc" && !GRPC_SERVICE_PATTERN.test(valid.prefix.slice(1))
+      ? [{ path: `apps[${index}].prefix`, message: `${showValue(valid.prefix)} is not a gRPC service path (the app has protocol: grpc); expected ${GRPC_PREFIX_RULE}` }]
+      : [],
+  );
 
 const datacenterListsExactlyTheApps = (view: RuleView): Problem[] => {
   const appNames = view.apps.map(({ raw }) => stringField(raw, "name"));
@@ -523,6 +534,7 @@ export const rules: ReadonlyArray<(view: RuleView) => Problem[]> = [
   popNamesUniqueWithinRegion,
   appNamesAndPrefixesUnique,
   prefixesNotNested,
+  grpcPrefixIsAService,
   datacenterListsExactlyTheApps,
   referencedRegionsExist,
   failoverRegionsUnique,

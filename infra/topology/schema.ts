@@ -14,6 +14,9 @@ export const PREFIX_PATTERN = /^(?:\/[A-Za-z0-9._~-]+)+$/;
 export const PREFIX_RULE =
   "'/' followed by path segments of letters, digits, '.', '_', '~' or '-' (no trailing '/')";
 
+export const GRPC_PREFIX_RULE =
+  "'/' and the fully-qualified service name (proto identifiers joined by '.'), e.g. /edgerim.profile.v1.Profile";
+
 const HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 export const HOSTNAME_PATTERN = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 export const HOSTNAME_RULE = "a lowercase DNS hostname without port, e.g. acme.example.test";
@@ -67,7 +70,7 @@ const jurisdiction = () => {
 
 export const DEFAULTS = {
   regionClaim: "region",
-  app: { placement: "owner-only", residency: "none" },
+  app: { protocol: "http", placement: "owner-only", residency: "none" },
   routing: {
     fallback: { policy: "reject" } as const,
     maxHops: 1,
@@ -92,7 +95,7 @@ export const DEFAULTS = {
     memoryMb: { pop: 256, ingress: 192, app: 128, discovery: 96 },
     connections: { perListener: 8192, global: 16384 },
   },
-} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string; app: Pick<App, "placement" | "residency"> };
+} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string; app: Pick<App, "protocol" | "placement" | "residency"> };
 
 const jwtSchema = z.strictObject({
   issuer: z.url({
@@ -135,6 +138,7 @@ const placementSchema = z.union(
 const appSchema = z.strictObject({
   name: name(),
   prefix: patterned(PREFIX_PATTERN, "path prefix", PREFIX_RULE),
+  protocol: oneOf(["http", "grpc"], "an app protocol").default(DEFAULTS.app.protocol),
   placement: placementSchema.default(DEFAULTS.app.placement),
   residency: oneOf(["none", "jurisdiction"], "a residency").default(DEFAULTS.app.residency),
 });

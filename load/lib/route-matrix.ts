@@ -19,30 +19,31 @@ export interface RouteCell {
   count: number;
 }
 
-function cellMetric(entry: string, owner: string, serving: string): string {
-  return `${ROUTE_COUNTER}{entry_region:${entry},owner_region:${owner},serving_region:${serving}}`;
+function cellMetric(entry: string, owner: string, serving: string, counter: string): string {
+  return `${counter}{entry_region:${entry},owner_region:${owner},serving_region:${serving}}`;
 }
 
-export function routeCellThresholds(regions: string[]): Record<string, string[]> {
+/** `counter`: the tagged counter of the script's matrix (the gRPC script has its own). */
+export function routeCellThresholds(regions: string[], counter: string = ROUTE_COUNTER): Record<string, string[]> {
   const thresholds: Record<string, string[]> = {};
   for (const entry of regions) {
     for (const owner of regions) {
-      for (const serving of [...regions, NOT_SERVED]) thresholds[cellMetric(entry, owner, serving)] = ["count>=0"];
+      for (const serving of [...regions, NOT_SERVED]) thresholds[cellMetric(entry, owner, serving, counter)] = ["count>=0"];
     }
   }
   return thresholds;
 }
 
 /** `count==0` on every misroute and on the misroutes of each owner region (so the summary reports each). */
-export function misrouteThresholds(regions: string[]): Record<string, string[]> {
-  const thresholds: Record<string, string[]> = { [MISROUTE_COUNTER]: ["count==0"] };
-  for (const owner of regions) thresholds[`${MISROUTE_COUNTER}{owner_region:${owner}}`] = ["count==0"];
+export function misrouteThresholds(regions: string[], counter: string = MISROUTE_COUNTER): Record<string, string[]> {
+  const thresholds: Record<string, string[]> = { [counter]: ["count==0"] };
+  for (const owner of regions) thresholds[`${counter}{owner_region:${owner}}`] = ["count==0"];
   return thresholds;
 }
 
-export function misroutesByOwner(metrics: Record<string, SummaryMetric>, regions: string[]): Record<string, number> {
+export function misroutesByOwner(metrics: Record<string, SummaryMetric>, regions: string[], counter: string = MISROUTE_COUNTER): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const owner of regions) counts[owner] = metrics[`${MISROUTE_COUNTER}{owner_region:${owner}}`]?.values?.count ?? 0;
+  for (const owner of regions) counts[owner] = metrics[`${counter}{owner_region:${owner}}`]?.values?.count ?? 0;
   return counts;
 }
 
@@ -101,12 +102,12 @@ export interface RouteMatrixDetails {
 }
 
 /** Non-empty cells, in region order. */
-export function routeMatrixFromMetrics(metrics: Record<string, SummaryMetric>, regions: string[]): RouteCell[] {
+export function routeMatrixFromMetrics(metrics: Record<string, SummaryMetric>, regions: string[], counter: string = ROUTE_COUNTER): RouteCell[] {
   const cells: RouteCell[] = [];
   for (const entryRegion of regions) {
     for (const ownerRegion of regions) {
       for (const servingRegion of [...regions, NOT_SERVED]) {
-        const count = metrics[cellMetric(entryRegion, ownerRegion, servingRegion)]?.values?.count ?? 0;
+        const count = metrics[cellMetric(entryRegion, ownerRegion, servingRegion, counter)]?.values?.count ?? 0;
         if (count > 0) cells.push({ entryRegion, ownerRegion, servingRegion, count });
       }
     }

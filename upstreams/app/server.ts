@@ -1,5 +1,8 @@
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { hostname } from "node:os";
-import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
+import { GRPC_SERVICE_PATTERN, SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
+import { serveProfileCall } from "../grpc/profile-service.ts";
+import { isGrpcContentType } from "../grpc/wire.ts";
 import { bearerSubject } from "../tokens/decode.ts";
 import {
   delayResponse,
@@ -15,6 +18,7 @@ import {
   logEvent,
   requiredEnv,
   runService,
+  ServiceConfigError,
   type RunningService,
 } from "../service-process.ts";
 
@@ -25,6 +29,12 @@ export interface AppServerOptions {
   instance?: string;
   host?: string;
   port?: number;
+  /**
+   * Set for the replica of a gRPC app: the fully-qualified service it serves (its app's prefix
+   * without the leading '/'), with the Profile methods (upstreams/grpc/profile.proto). Its gRPC calls
+   * get gRPC answers; every other request (health, plain HTTP) is answered as by any app.
+   */
+  grpcService?: string;
   /** Simulated service time added before every non-health response. */
   responseDelayMs?: number;
   drainDeadlineMs?: number;
@@ -59,6 +69,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     instance: options.instance ?? hostname(),
   };
   const delayMs = options.responseDelayMs ?? 0;
+  const grpcService = options.grpcService;
 
   const handle = async (req: ServiceRequest, res: ServiceResponse): Promise<void> => {
     const target = req.url ?? "/";
@@ -67,13 +78,18 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       else sendJson(res, 200, { status: "ok", ...identity });
       return;
     }
-    if (delayMs > 0 && !(await delayResponse(res, delayMs))) return;
     const reply: AppReply = {
       ...identity,
       path: target,
       hops: parseHops(firstHeader(req, "x-edge-hops")),
       user: bearerSubject(firstHeader(req, "authorization")),
     };
+    // gRPC needs HTTP/2; a gRPC content type over HTTP/1.1 is answered as plain HTTP.
+    if (grpcService !== undefined && req.httpVersionMajor === 2 && isGrpcContentType(firstHeader(req, "content-type"))) {
+      serveProfileCall(req as Http2ServerRequest, res as Http2ServerResponse, grpcService, reply, delayMs);
+      return;
+    }
+    if (delayMs > 0 && !(await delayResponse(res, delayMs))) return;
     sendJson(res, 200, reply);
   };
 
@@ -90,6 +106,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   };
 }
 
+function grpcServiceEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.GRPC_SERVICE?.trim();
+  if (!value) return undefined;
+  if (!GRPC_SERVICE_PATTERN.test(value)) {
+    throw new ServiceConfigError(`GRPC_SERVICE=${value} is invalid; expected a fully-qualified gRPC service name such as edgerim.profile.v1.Profile`);
+  }
+  return value;
+}
+
 export function appOptionsFromEnv(env: NodeJS.ProcessEnv): AppServerOptions {
   return {
     app: requiredEnv(env, "APP_NAME", "the name of the app this replica serves (an app of the topology)"),
@@ -98,6 +123,7 @@ export function appOptionsFromEnv(env: NodeJS.ProcessEnv): AppServerOptions {
     instance: env.INSTANCE?.trim() || undefined,
     host: env.HOST?.trim() || "0.0.0.0",
     port: integerEnv(env, "PORT", 8080, 0, 65535),
+    grpcService: grpcServiceEnv(env),
     responseDelayMs: integerEnv(env, "RESPONSE_DELAY_MS", 0, 0, 60_000),
     drainDeadlineMs: integerEnv(env, "DRAIN_DEADLINE_MS", 10_000, 0, 300_000),
   };

@@ -20,11 +20,12 @@ export interface ServiceProcess {
 
 /** Runs a TypeScript entry point of this repo the way containers do: `node --import tsx <file>`. */
 export function spawnTs(relativeFile: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, relativeFile), ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return spawnNode(["--import", "tsx", join(repoRoot, relativeFile), ...args], env);
+}
+
+/** Runs `node <args>` (e.g. a bundled service) with `env`, in `cwd`. */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv, cwd: string = repoRoot): ServiceProcess {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));

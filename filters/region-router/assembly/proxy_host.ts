@@ -163,13 +163,20 @@ export function httpCall(cluster: string, headers: Array<string>, timeoutMs: u32
   return result == OK ? <i64>load<u32>(outAt(8)) : -1;
 }
 
-export function sendLocalReply(status: u32, details: string, body: string, headers: Array<string>): void {
+/** No gRPC status: Envoy maps the HTTP status for a gRPC request (u32.MAX_VALUE is the SDKs' -1). */
+export const NO_GRPC_STATUS: u32 = u32.MAX_VALUE;
+
+/**
+ * Envoy answers a gRPC request's local reply trailers-only: `:status` 200, `grpc-status`
+ * (`grpcStatus`, else mapped from `status`) and the body as `grpc-message`. Other requests get
+ * `status` and the body; `grpcStatus` is then ignored.
+ */
+export function sendLocalReply(status: u32, details: string, body: string, headers: Array<string>, grpcStatus: u32 = NO_GRPC_STATUS): void {
   let detailBytes = String.UTF8.encode(details);
   let bodyBytes = String.UTF8.encode(body);
   let headerPairs = serializePairs(headers);
-  // grpc_status u32.MAX_VALUE (-1): not a gRPC reply.
   abi.proxy_send_local_response(status, changetype<usize>(detailBytes), detailBytes.byteLength,
-    changetype<usize>(bodyBytes), bodyBytes.byteLength, changetype<usize>(headerPairs), headerPairs.byteLength, u32.MAX_VALUE);
+    changetype<usize>(bodyBytes), bodyBytes.byteLength, changetype<usize>(headerPairs), headerPairs.byteLength, grpcStatus);
 }
 
 export function continueRequest(): void {

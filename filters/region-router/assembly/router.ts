@@ -11,10 +11,10 @@ import {
 } from "./proxy_host";
 import {
   Answer, CONFLICT_MESSAGE, Freshness, LOOP_MESSAGE, LookupPlan, NO_APP_MESSAGE, NO_OWNER_MESSAGES, NO_OWNER_RECORD, NoOwnerReason,
-  OwnerSource, REJECTION_CODES, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
+  OwnerSource, REJECTION_CODES, REJECTION_GRPC_STATUS, REJECTION_STATUS, Rejection, UNKNOWN_ANSWER_MESSAGE, UNKNOWN_CARRIED_MESSAGE,
   UNKNOWN_CLAIM_MESSAGE, NO_OWNER, UNKNOWN_REGION, Verdict, answeredRegion, classifyAnswer, conflictFields, failoverRouteValue,
-  freshness, isHealthPath, lookupPlan, matchApp, ownerOf,
-  parseHops, recordExpiry, recordRegion, refilledTokens, rejectionBody, routeVerdict, tenantHost,
+  freshness, isGrpcContentType, isHealthPath, lookupPlan, matchApp, ownerOf,
+  parseHops, recordExpiry, recordRegion, refilledTokens, rejectionBody, rejectionText, routeVerdict, tenantHost,
   tenantKey, tenantRecord,
 } from "./routing";
 import { HostExpiries } from "./host_expiries";
@@ -70,7 +70,7 @@ export class RegionRouterRoot extends RootContext {
   config: RouterConfig = new RouterConfig();
   wire: Wire = new Wire(new RouterConfig());
   /** The values of Wire.requestHeaders for the request being decided (reused by every request). */
-  requestValues: Array<string | null> = [null, null, null, null, null];
+  requestValues: Array<string | null> = [null, null, null, null, null, null];
   metricIds: Array<u32> = [];
   /** Discovery calls in flight in this worker, by host (at most one per host) and by call token. */
   lookupsByHost: Map<string, TenantLookup> = new Map();
@@ -281,6 +281,8 @@ export class RegionRouterStream extends Context {
   source: OwnerSource = OwnerSource.Jwt;
   /** Whether the request went to a failover cluster, which may have let another region serve it. */
   failover: bool = false;
+  /** A gRPC request: its local replies are gRPC statuses (see reject). */
+  grpc: bool = false;
   /** The verified claim's owner (see routing.ts ownerOf); NO_OWNER without a claim, or when precedence leaves out jwt. */
   claim: i32 = NO_OWNER;
   waitingFor: TenantLookup | null = null;
@@ -300,6 +302,7 @@ export class RegionRouterStream extends Context {
     getHeaders(HeaderMap.Request, wire.requestHeaders, values);
     let path = values[RequestHeader.Path];
     if (path != null && isHealthPath(path!, config.healthPath)) return FilterHeadersStatusValues.Continue;
+    this.grpc = isGrpcContentType(values[RequestHeader.ContentType]);
     this.appIndex = path != null ? matchApp(path!, config.apps) : -1;
     if (this.appIndex < 0) return this.reject(Rejection.NoApp, NO_APP_MESSAGE);
     this.hopsText = values[RequestHeader.Hops];
@@ -411,7 +414,7 @@ export class RegionRouterStream extends Context {
     if (tenant == NO_OWNER || tenant == UNKNOWN_REGION && !config.tenantFirst) return this.settle(claim, OwnerSource.Jwt, reason);
     if (tenant >= 0 && tenant != claim && config.rejectConflicts) {
       let regions = config.regions;
-      return this.reject(Rejection.OwnerConflict, CONFLICT_MESSAGE, conflictFields(regions[claim], regions[tenant]));
+      return this.reject(Rejection.OwnerConflict, CONFLICT_MESSAGE, conflictFields(regions[claim], regions[tenant], this.grpc));
     }
     return config.tenantFirst ? this.settle(tenant, source, reason) : this.settle(claim, OwnerSource.Jwt, reason);
   }
@@ -480,18 +483,30 @@ export class RegionRouterStream extends Context {
     }
   }
 
+  /**
+   * Answers the request itself: JSON `{"error","message",...,"pop"}` with the rejection's HTTP status,
+   * or for a gRPC request the rejection's gRPC status with the same fields as text in grpc-message
+   * (Envoy sends it trailers-only). `extra` holds the fields between message and pop in the request's
+   * form (conflictFields).
+   */
   reject(rejection: Rejection, message: string, extra: string = ""): FilterHeadersStatusValues {
     let config = this.router.config;
     let pop = config.pop;
     this.router.count(Metric.Rejected + rejection);
-    let headers = ["content-type", "application/json", config.popHeader, pop];
+    let grpc = this.grpc;
+    let headers = grpc ? [config.popHeader, pop] : ["content-type", "application/json", config.popHeader, pop];
     if (this.decision >= 0) {
       headers.push(config.routeHeader);
       // Only a loop rejection carries a decision: decoding it here keeps the table single.
       headers.push(String.UTF8.decode(this.router.wire.routes[this.decision]));
     }
-    sendLocalReply(REJECTION_STATUS[rejection], METRIC_PREFIX + REJECTION_CODES[rejection],
-      rejectionBody(rejection, message, pop, extra), headers);
+    let details = METRIC_PREFIX + REJECTION_CODES[rejection];
+    if (grpc) {
+      sendLocalReply(REJECTION_STATUS[rejection], details, rejectionText(rejection, message, pop, extra), headers,
+        REJECTION_GRPC_STATUS[rejection]);
+    } else {
+      sendLocalReply(REJECTION_STATUS[rejection], details, rejectionBody(rejection, message, pop, extra), headers);
+    }
     return FilterHeadersStatusValues.StopIteration;
   }
 

@@ -139,6 +139,23 @@ export enum Rejection { NoApp, UnknownRegion, NoOwner, LoopDetected, OwnerConfli
 
 export const REJECTION_CODES: Array<string> = ["no_app", "unknown_region", "no_owner", "loop_detected", "owner_conflict"];
 export const REJECTION_STATUS: Array<u32> = [404, 403, 503, 508, 403];
+/**
+ * The gRPC status of each rejection, for a gRPC request: NOT_FOUND (5; Envoy would map the 404 to
+ * UNIMPLEMENTED, which means the service exists), PERMISSION_DENIED (7), UNAVAILABLE (14), INTERNAL
+ * (13: the edge broke its own one-hop rule, which neither the caller nor a retry can mend),
+ * PERMISSION_DENIED.
+ */
+export const REJECTION_GRPC_STATUS: Array<u32> = [5, 7, 14, 13, 7];
+
+/**
+ * Whether a request is gRPC, by Envoy's rule (it answers such a request's local replies as gRPC):
+ * the content type is exactly `application/grpc` or starts with `application/grpc+`.
+ */
+export function isGrpcContentType(contentType: string | null): bool {
+  if (contentType == null) return false;
+  let value = contentType!;
+  return value.startsWith("application/grpc") && (value.length == 16 || value.charCodeAt(16) == 0x2b);
+}
 
 /**
  * Body of a local reply, with `extra` (`,"key":"value"...` or "") before the POP. Messages are
@@ -148,10 +165,19 @@ export function rejectionBody(rejection: Rejection, message: string, pop: string
   return "{\"error\":\"" + REJECTION_CODES[rejection] + "\",\"message\":\"" + message + "\"" + extra + ",\"pop\":\"" + pop + "\"}";
 }
 
+/**
+ * A local reply's `grpc-message` for a gRPC request: the JSON body's fields as text,
+ * `<error>: <message> (<key>=<value> ... pop=<pop>)`, with `extra` (`<key>=<value> ` pairs, or "").
+ */
+export function rejectionText(rejection: Rejection, message: string, pop: string, extra: string = ""): string {
+  return REJECTION_CODES[rejection] + ": " + message + " (" + extra + "pop=" + pop + ")";
+}
+
 export const CONFLICT_MESSAGE = "token and tenant name different owner regions";
 
-/** The extra fields of an owner_conflict reply. */
-export function conflictFields(tokenRegion: string, tenantRegion: string): string {
+/** The extra fields of an owner_conflict reply: JSON (`rejectionBody`), or text (`rejectionText`). */
+export function conflictFields(tokenRegion: string, tenantRegion: string, text: bool = false): string {
+  if (text) return "token_region=" + tokenRegion + " tenant_region=" + tenantRegion + " ";
   return ",\"token_region\":\"" + tokenRegion + "\",\"tenant_region\":\"" + tenantRegion + "\"";
 }
 

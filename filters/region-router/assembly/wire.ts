@@ -7,12 +7,13 @@ import { encode } from "./proxy_host";
 import { SOURCE_COUNT, routeHeaderValue, sourceName } from "./routing";
 
 /** Positions in Wire.requestHeaders. */
-export enum RequestHeader { Path, Owner, Claim, Authority, Hops }
+export enum RequestHeader { Path, Owner, Claim, Authority, Hops, ContentType }
 
 export class Wire {
   path: ArrayBuffer = encode(":path");
   authority: ArrayBuffer = encode(":authority");
   status: ArrayBuffer = encode(":status");
+  contentType: ArrayBuffer = encode("content-type");
   clusterHeader: ArrayBuffer;
   claimHeader: ArrayBuffer;
   hopHeader: ArrayBuffer;
@@ -49,7 +50,7 @@ export class Wire {
     this.routeHeader = encode(config.routeHeader);
     this.servedHeader = encode(config.servedHeader);
     this.pop = encode(config.pop);
-    this.requestHeaders = [this.path, this.ownerHeader, this.claimHeader, this.authority, this.hopHeader];
+    this.requestHeaders = [this.path, this.ownerHeader, this.claimHeader, this.authority, this.hopHeader, this.contentType];
     this.maxHops = config.maxHops;
     for (let i = 0; i < config.apps.length; i++) {
       let app = config.apps[i];

@@ -240,6 +240,20 @@ describe("host and Envoy agree", () => {
     }
   });
 
+  it("parity: a local reply to a gRPC request is trailers-only: status 200, content-type, grpc-status mapped from the HTTP status, body as grpc-message", async () => {
+    const headers = { "x-probe-action": "reject", "content-type": "application/grpc" };
+    const envoySide = await throughEnvoy("POST", headers);
+    const stream = throughHost("POST", headers);
+    assert.equal(envoySide.status, 200);
+    assert.equal(envoySide.body, "");
+    // Not content-length: Envoy drops it from the reply, and this HTTP/1.1 client's codec adds a 0 of its own.
+    for (const name of [":status", "content-type", "grpc-status", "grpc-message", "x-probe-response"]) {
+      const envoyValues: string[] = name === ":status" ? [String(envoySide.status)] : values(envoySide.headers, name);
+      assert.deepEqual(values(stream.responseHeaders, name), envoyValues, name);
+    }
+    assert.deepEqual(values(envoySide.headers, "grpc-status"), ["2"], "418 has no gRPC mapping: UNKNOWN");
+  });
+
   it("parity: an http call's answer reaches the paused request; edits after continue are dropped", async () => {
     const headers = { "x-probe-action": "call" };
     const envoySide = upstreamSaw(await throughEnvoy("GET", headers));

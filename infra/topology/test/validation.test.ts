@@ -221,6 +221,35 @@ describe("topology validation", () => {
     }
   });
 
+  it("Protocol: http or grpc, default http", () => {
+    assert.deepEqual(validateTopology(validRaw()).apps.map((app) => app.protocol), ["http", "http"]);
+    const invalid = validRaw();
+    invalid.apps[0].protocol = "grpc-web";
+    assertOnlyProblem(invalid, "apps[0].protocol", `"grpc-web" is not an app protocol; expected http or grpc`);
+  });
+
+  it("Protocol: a gRPC app's prefix is one fully-qualified service, e.g. /edgerim.profile.v1.Profile", () => {
+    // A single identifier is a service name too (a proto without a package).
+    for (const prefix of ["/edgerim.profile.v1.Profile", "/Greeter", "/a_b.C9", "/search"]) {
+      const valid = validRaw();
+      valid.apps[1] = { name: "search", prefix, protocol: "grpc" };
+      assert.deepEqual(problemsOf(valid), [], prefix);
+    }
+    for (const prefix of ["/edgerim.profile.v1.Profile/Get", "/edgerim..Profile", "/9lives.Service", "/a-b.Service"]) {
+      const invalid = validRaw();
+      invalid.apps[1] = { name: "search", prefix, protocol: "grpc" };
+      assertOnlyProblem(
+        invalid,
+        "apps[1].prefix",
+        `${JSON.stringify(prefix)} is not a gRPC service path (the app has protocol: grpc)`,
+        "expected '/' and the fully-qualified service name (proto identifiers joined by '.'), e.g. /edgerim.profile.v1.Profile",
+      );
+    }
+    const http = validRaw();
+    http.apps[1].prefix = "/search/v1";
+    assert.deepEqual(problemsOf(http), [], "an http app's prefix may have several segments");
+  });
+
   it("Routing: precedence lists jwt and tenant, each at most once, in any order", () => {
     for (const precedence of [["jwt"], ["tenant"], ["tenant", "jwt"], ["jwt", "tenant"]]) {
       const valid = validRaw();
