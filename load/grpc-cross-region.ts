@@ -1,6 +1,7 @@
-// gRPC across regions. Every iteration calls Profile/Get (upstreams/grpc/profile.proto) on every gRPC
-// app through every POP, once per region's user (a JWT in the `authorization` metadata) and once per
-// tenant (its host as `:authority`), and checks that the owner region's datacenter answered, with one
+// gRPC across regions. A sweep calls Profile/Get (upstreams/grpc/profile.proto) on every gRPC app
+// through every POP, once per region's user (a JWT in the `authorization` metadata) and once per
+// tenant (its host as `:authority`); each iteration makes the next call of the sweep, at the
+// profile's arrival rate. Each call checks that the owner region's datacenter answered, with one
 // sideways hop exactly when the call entered a region other than its owner.
 //
 // Inputs (paths relative to this file unless absolute; load/grpc-run.ts passes absolute ones):
@@ -8,11 +9,12 @@
 //   TOKENS_FILE   {"<region>": "<jwt of a user of that region>"}, default ../.edge/k6-grpc-tokens.json
 //   SUMMARY_FILE  summary JSON written at the end, relative to the working directory,
 //                 default .edge/k6-grpc-summary.json
-//   PROFILE, VUS, DURATION, ITERATIONS, P95_MS: see lib/profiles.ts
+//   PROFILE, RATE, VUS, DURATION, ITERATIONS (sweeps), P95_MS: see lib/profiles.ts
 
 import grpc from "k6/net/grpc";
 import http from "k6/http";
-import { check, fail, sleep } from "k6";
+import { check, fail } from "k6";
+import exec from "k6/execution";
 import { Counter, Rate } from "k6/metrics";
 import { loadProfile } from "./lib/profiles.ts";
 import { popsNotReady } from "./lib/pop-readiness.ts";
@@ -40,7 +42,6 @@ const summaryFile = __ENV.SUMMARY_FILE || ".edge/k6-grpc-summary.json";
 const outputs = JSON.parse(open(outputsFile)) as DeployOutputs;
 const tokens = JSON.parse(open(tokensFile)) as Record<string, string>;
 const regions = outputs.regions;
-const profile = loadProfile(__ENV);
 
 if (!Array.isArray(outputs.pops) || outputs.pops.length === 0) {
   throw new Error(`${outputsFile} lists no POPs; expected the outputs of \`npm run deploy\``);
@@ -78,6 +79,25 @@ for (const pop of outputs.pops) {
     channels.push({ pop, tenant, client, connected: false });
   }
 }
+
+interface Call {
+  channel: Channel;
+  app: DeployOutputs["apps"][number];
+  ownerRegion: string;
+  source: OwnerSource;
+  token: string | undefined;
+}
+
+/** One sweep: every app x channel x owner (a user of every region over the POP's address, each tenant over its host). */
+const calls: Call[] = [];
+for (const app of apps) {
+  for (const channel of channels) {
+    if (channel.tenant) calls.push({ channel, app, ownerRegion: channel.tenant.region, source: "host", token: undefined });
+    else for (const ownerRegion of regions) calls.push({ channel, app, ownerRegion, source: "jwt", token: tokens[ownerRegion] });
+  }
+}
+// One call per iteration, the next of the sweep, at the profile's arrival rate.
+const profile = loadProfile(__ENV, calls.length);
 
 const durationThresholds: Record<string, string[]> = {};
 const okThresholds: Record<string, string[]> = { [GRPC_OK_RATE]: ["rate>0.99"] };
@@ -117,63 +137,48 @@ function connect(channel: Channel): void {
   channel.connected = true;
 }
 
-interface Call {
-  channel: Channel;
-  ownerRegion: string;
-  source: OwnerSource;
-  token: string | undefined;
-}
-
 export default function sweep(): void {
-  const calls: Call[] = [];
-  for (const channel of channels) {
-    if (channel.tenant) calls.push({ channel, ownerRegion: channel.tenant.region, source: "host", token: undefined });
-    else for (const ownerRegion of regions) calls.push({ channel, ownerRegion, source: "jwt", token: tokens[ownerRegion] });
-  }
-  for (const app of apps) {
-    const method = `${app.prefix.slice(1)}/Get`;
-    for (const call of calls) {
-      connect(call.channel);
-      const entryRegion = call.channel.pop.region;
-      const tags = { entry_region: entryRegion, owner_region: call.ownerRegion, source: call.source, app: app.name };
-      const answer = call.channel.client.invoke(method, {}, {
-        metadata: call.token ? { authorization: `Bearer ${call.token}` } : {},
-        tags,
-        timeout: "5s",
-      });
-      // k6's status is a Go value that only Number() turns into the code.
-      const response: GrpcEdgeResponse = {
-        status: Number(answer.status),
-        message: answer.message as GrpcEdgeResponse["message"],
-        headers: answer.headers as GrpcEdgeResponse["headers"],
-        trailers: answer.trailers as GrpcEdgeResponse["trailers"],
-        error: answer.error as GrpcEdgeResponse["error"],
-      };
-      const routed = { entryRegion, ownerRegion: call.ownerRegion, source: call.source, serving: app.serving[call.ownerRegion] };
-      const edge = asEdgeResponse(response);
-      const reply = appReply(edge);
-      const route = parseRoute(header(edge, "x-edge-route"));
-      const hops = expectedHops(routed);
-      const { outcome, servingRegion } = classifyGrpcResponse(routed, response, regions);
-      const cell = { entry_region: entryRegion, owner_region: call.ownerRegion, source: call.source };
-      check(
-        response,
-        {
-          "status is OK": () => response.status === GRPC_OK,
-          "served by the owner region": () => servingRegion === call.ownerRegion,
-          "x-edge-route names the owner region": () => route.owner === call.ownerRegion,
-          "x-edge-route hops: 1 when entering a non-owner region, else 0": () => route.hops === String(hops),
-          "app saw the same hops": () => reply?.hops === hops,
-        },
-        cell,
-      );
-      answeredOk.add(response.status === GRPC_OK, cell);
-      routeCalls.add(1, { ...cell, serving_region: servingRegion });
-      // Added for every call so the per-owner sub-metrics exist (and report 0) in every run.
-      misroutes.add(outcome === "misroute" ? 1 : 0, cell);
-    }
-  }
-  if (profile.pauseSeconds > 0) sleep(profile.pauseSeconds);
+  const call = calls[exec.scenario.iterationInTest % calls.length]!;
+  const app = call.app;
+  const method = `${app.prefix.slice(1)}/Get`;
+  connect(call.channel);
+  const entryRegion = call.channel.pop.region;
+  const tags = { entry_region: entryRegion, owner_region: call.ownerRegion, source: call.source, app: app.name };
+  const answer = call.channel.client.invoke(method, {}, {
+    metadata: call.token ? { authorization: `Bearer ${call.token}` } : {},
+    tags,
+    timeout: "5s",
+  });
+  // k6's status is a Go value that only Number() turns into the code.
+  const response: GrpcEdgeResponse = {
+    status: Number(answer.status),
+    message: answer.message as GrpcEdgeResponse["message"],
+    headers: answer.headers as GrpcEdgeResponse["headers"],
+    trailers: answer.trailers as GrpcEdgeResponse["trailers"],
+    error: answer.error as GrpcEdgeResponse["error"],
+  };
+  const routed = { entryRegion, ownerRegion: call.ownerRegion, source: call.source, serving: app.serving[call.ownerRegion] };
+  const edge = asEdgeResponse(response);
+  const reply = appReply(edge);
+  const route = parseRoute(header(edge, "x-edge-route"));
+  const hops = expectedHops(routed);
+  const { outcome, servingRegion } = classifyGrpcResponse(routed, response, regions);
+  const cell = { entry_region: entryRegion, owner_region: call.ownerRegion, source: call.source };
+  check(
+    response,
+    {
+      "status is OK": () => response.status === GRPC_OK,
+      "served by the owner region": () => servingRegion === call.ownerRegion,
+      "x-edge-route names the owner region": () => route.owner === call.ownerRegion,
+      "x-edge-route hops: 1 when entering a non-owner region, else 0": () => route.hops === String(hops),
+      "app saw the same hops": () => reply?.hops === hops,
+    },
+    cell,
+  );
+  answeredOk.add(response.status === GRPC_OK, cell);
+  routeCalls.add(1, { ...cell, serving_region: servingRegion });
+  // Added for every call so the per-owner sub-metrics exist (and report 0) in every run.
+  misroutes.add(outcome === "misroute" ? 1 : 0, cell);
 }
 
 interface SummaryData {

@@ -163,7 +163,7 @@ describe("gRPC through the edge (real Envoy)", () => {
     assert.equal(one.code, 0, one.stderr);
     const [reply, routeLine, status] = one.stdout.trim().split("\n");
     assert.deepEqual(JSON.parse(reply!), {
-      app: "profile", region: "south", datacenter: "south", instance: "profile-south-1", path: `/${PROFILE_SERVICE}/Get`, sequence: 0, receivedBytes: 0, hops: 1, user: "u1",
+      app: "profile", region: "south", datacenter: "south", instance: appContainer(topology.project, "profile", "south", 1), path: `/${PROFILE_SERVICE}/Get`, sequence: 0, receivedBytes: 0, hops: 1, user: "u1",
     });
     assert.equal(routeLine, "x-edge-route: owner=south;source=jwt;pop=north-p1;hops=1");
     assert.equal(status, "status: OK (0)");

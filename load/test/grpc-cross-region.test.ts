@@ -60,13 +60,13 @@ describe("gRPC cross-region k6 script", () => {
     assert.deepEqual(thresholds.checks, ["rate>0.99"]);
     assert.deepEqual(thresholds.edge_grpc_ok, ["rate>0.99"]);
     for (const region of regions) {
-      assert.deepEqual(thresholds[`grpc_req_duration{entry_region:${region}}`], ["p(95)<1000"], region);
+      assert.deepEqual(thresholds[`grpc_req_duration{entry_region:${region}}`], ["p(95)<300"], region);
       assert.deepEqual(thresholds[`edge_grpc_ok{entry_region:${region}}`], ["rate>0.99"], region);
       assert.deepEqual(thresholds[`edge_grpc_misroutes{owner_region:${region}}`], ["count==0"], region);
     }
     const cells = Object.keys(thresholds).filter((key) => key.startsWith("edge_grpc_route_requests{"));
     assert.equal(cells.length, regions.length * regions.length * (regions.length + 1), "entry x owner x (serving regions + none)");
-    assert.equal(scenarios.grpc_cross_region?.executor, "constant-vus");
+    assert.equal(scenarios.grpc_cross_region?.executor, "constant-arrival-rate", "an open model, as the HTTP sweep");
   });
 
   test("runGrpcLoad: every call, from every POP for a user and a tenant of every region, is served by its owner with the right hops", async () => {
