@@ -24,6 +24,7 @@ import { get, routeOf } from "../../commands/http-probe.ts";
 import { runScenario, SCENARIOS } from "../../../load/scenarios/run.ts";
 import { SCENARIO_NAMES } from "../../../load/scenarios/scenario.ts";
 import { formatReliabilityTable } from "../../../load/scenarios/reliability-table.ts";
+import { runGrpcLoad } from "../../../load/grpc-run.ts";
 
 const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
 const [home, away] = topology.regions as [(typeof topology.regions)[0], (typeof topology.regions)[0]];
@@ -75,6 +76,19 @@ test("k6 smoke: every request is served by its owning region, with one sideways 
     }
   }
   console.log(`k6 smoke: ${summary.requests} requests, failed ${(summary.failedRate * 100).toFixed(2)}%, p95 by entry region ${JSON.stringify(Object.fromEntries(Object.entries(summary.latencyByEntryRegion).map(([r, v]) => [r, v?.["p(95)"]])))}`);
+});
+
+test("k6 gRPC smoke: every Profile/Get call, from every POP, is served by its owning region over HTTP/2", async () => {
+  const load = await runGrpcLoad({ iterations: 2, output: "capture" });
+  assert.equal(load.exitCode, 0, `k6 exited ${load.exitCode}; ${JSON.stringify(load.summary?.failedThresholds)}\n${load.stderr.slice(-2000)}`);
+  const summary = load.summary!;
+  assert.equal(summary.misroutes, 0);
+  for (const entry of topology.regions) {
+    for (const owner of topology.regions) {
+      const served = summary.routeMatrix.filter((c) => c.entryRegion === entry.name && c.ownerRegion === owner.name && c.count > 0);
+      assert.deepEqual(served.map((c) => c.servingRegion), [owner.name], `gRPC entry ${entry.name}, owner ${owner.name}`);
+    }
+  }
 });
 
 test("bad input: no token and an unknown tenant gets the fallback outcome (reject: 503 no_owner)", async () => {
