@@ -135,12 +135,13 @@ export const HEALTH_CHECK_TIMEOUT_MS = 1000;
  * peer POP), so a returning datacenter is back everywhere within about 0.75 s of its app answering.
  */
 export function healthCheck(path: string, codec: "HTTP1" | "HTTP2" = "HTTP2"): HealthCheck {
+  const interval = "1s";
   return {
     // A host that dies without closing its connections (its container's network gone) is found by
     // this timeout, so it stays short; an app's health crosses up to three proxies within it.
     timeout: `${HEALTH_CHECK_TIMEOUT_MS / 1000}s`,
-    interval: "1s",
-    no_traffic_interval: "1s",
+    interval,
+    no_traffic_interval: interval,
     unhealthy_interval: "0.25s",
     unhealthy_threshold: 2,
     healthy_threshold: 1,

@@ -78,8 +78,8 @@ export function matrixIncrease(entryRegion: string, now: RouterCounters, before:
  * One app of a datacenter as the region's readable POPs see their local cluster to it: down when
  * every one counts no healthy member or saw only failed health checks since its last reading (the
  * checks run every second, so a stopped datacenter shows before the members are counted out).
- * `ingressUnreachable`: every POP's last checks failed without reaching the ingress, which then
- * fails every app of the datacenter, whose own checks may not have run yet.
+ * `ingressUnreachable`: a POP's last checks failed without reaching the ingress and no POP's passed,
+ * which fails every app of the datacenter, whose own checks may not have run yet.
  */
 export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | undefined }[]): {
   health: Health;
@@ -90,8 +90,9 @@ export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | u
   const onlyFailed = (v: (typeof views)[0]) => v.before !== undefined && v.now.checksFailed > v.before.checksFailed && v.now.checksPassed === v.before.checksPassed;
   const failing = (v: (typeof views)[0]) => v.now.healthy === 0 || onlyFailed(v);
   const unreachable = (v: (typeof views)[0]) => onlyFailed(v) && v.now.networkFailures > v.before!.networkFailures;
+  const passed = (v: (typeof views)[0]) => v.before === undefined || v.now.checksPassed > v.before.checksPassed;
   const healthy = Math.max(...views.map((v) => v.now.healthy));
-  return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.every(unreachable) };
+  return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.some(unreachable) && !views.some(passed) };
 }
 
 export class LiveState {

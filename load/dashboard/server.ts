@@ -25,6 +25,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_DASHBOARD_PORT = 5680;
 const HOST = "127.0.0.1";
 const MAX_BODY_BYTES = 4096;
+/**
+ * How often every POP's stats listener is read: twice a second, so a check that failed (they run
+ * every second) is drawn within half a second; rates are per second of the time between two readings.
+ */
+const STATS_POLL_MS = 500;
 
 export interface DashboardOptions {
   /** 0 picks a free port. */
@@ -106,7 +111,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     }
   };
   const signer = new DemoSigner(options.keys ?? (() => ensureSigningKeys(stateDir)));
-  const live = new LiveState(model, source, options.refreshMs);
+  const live = new LiveState(model, source, options.refreshMs ?? STATS_POLL_MS);
   const files = assets();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -76,7 +76,8 @@ test("appHealth: down once every POP sees no healthy member or only failed check
   assert.deepEqual(appHealth([failing, empty]), { health: "down", healthy: 1, ingressUnreachable: false });
   assert.deepEqual(appHealth([failing, steady]), { health: "up", healthy: 1, ingressUnreachable: false }, "one POP still passes its checks");
   assert.deepEqual(appHealth([unreachable, unreachable]), noIngress, "no POP reaches the ingress");
-  assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, false, "one POP still reaches it");
+  assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, true, "one POP cannot reach it, the other has no pass either");
+  assert.deepEqual(appHealth([unreachable, steady]).ingressUnreachable, false, "one POP still passes its checks");
   assert.deepEqual(appHealth([]), { health: "unknown", healthy: null, ingressUnreachable: false });
 });
 
