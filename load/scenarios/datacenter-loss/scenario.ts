@@ -47,6 +47,18 @@ export function failoverTargets(ctx: ScenarioContext): FailoverTarget[] {
   return ctx.outputs.apps.map((app) => ({ ownerRegion: ctx.region, app: app.name, servedBy: app.serving[ctx.region]?.[1] ?? null }));
 }
 
+/**
+ * The fault load's targets while the region's datacenter is lost: its owner-only apps answer
+ * OWNER_UNAVAILABLE with p99 <= 1 s, its failover apps fail over to their next region, and no owner
+ * region gets more than MAX_ERROR_RATE errors.
+ */
+export function datacenterLossPlan(ctx: ScenarioContext) {
+  return {
+    owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }),
+    failover: failoverTargets(ctx),
+  };
+}
+
 export const datacenterLoss: Scenario = {
   name: "datacenter-loss",
   description:
@@ -56,10 +68,7 @@ export const datacenterLoss: Scenario = {
     const run = await runWithFault(
       ctx,
       "datacenter-loss",
-      {
-        owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }),
-        failover: failoverTargets(ctx),
-      },
+      datacenterLossPlan(ctx),
       entryOutputsFile(ctx, "datacenter-loss"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
       { inject: () => stopDatacenter(ctx, containers) },

@@ -4,9 +4,9 @@
 // served outside the owner's jurisdiction; once the datacenter is back, the owner serves its
 // traffic again within 5 s.
 import { secondsUntilLastFailure } from "../../lib/fault-log.ts";
-import { datacenterContainers, datacenterLossOwners, failoverTargets, OWNER_UNAVAILABLE, stopDatacenter } from "../datacenter-loss/scenario.ts";
+import { datacenterContainers, datacenterLossPlan, stopDatacenter } from "../datacenter-loss/scenario.ts";
 import { RECOVERY_TARGET_SECONDS } from "../recovery/scenario.ts";
-import { dockerAsync, entryOutputsFile, MAX_ERROR_RATE, runWithFault, scenarioResult, type Scenario, type ScenarioContext } from "../scenario.ts";
+import { dockerAsync, entryOutputsFile, runWithFault, scenarioResult, type Scenario, type ScenarioContext } from "../scenario.ts";
 
 /** The jurisdiction whose region the scenario takes down unless --region chooses one. */
 export const RESIDENCY_JURISDICTION = "eu";
@@ -37,10 +37,7 @@ export const residency: Scenario = {
     const run = await runWithFault(
       ctx,
       "residency",
-      {
-        owners: datacenterLossOwners(ctx, { expected: OWNER_UNAVAILABLE, degradedP99Ms: 1000, maxErrorRate: MAX_ERROR_RATE }),
-        failover: failoverTargets(ctx),
-      },
+      datacenterLossPlan(ctx),
       entryOutputsFile(ctx, "residency"),
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 60, tailSeconds: 30 } : { leadSeconds: 5, faultSeconds: 15, tailSeconds: 10 },
       {
