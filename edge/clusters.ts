@@ -23,6 +23,15 @@ export type UpstreamProtocol = "h2c" | "http1";
  */
 export const DNS_REFRESH_RATE = "1s";
 
+/**
+ * A priority keeps all of its traffic while any host of it is healthy. Envoy's default (140%) moves
+ * a share of it to the next priority as soon as fewer than 72% of its hosts are healthy: in a
+ * failover cluster, a peer region with one of two POPs out (or not yet checked after a start) would
+ * send 30% of its owner's requests to the next region while the owner can serve them all. A lost POP
+ * is not a lost region; 100x keeps a priority whole down to its last host in a hundred.
+ */
+export const OVERPROVISIONING_PERCENT = 10_000;
+
 function upstreamProtocol(protocol: UpstreamProtocol): HttpProtocolOptions {
   return {
     "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -57,6 +66,7 @@ export function cluster(spec: ClusterSpec): Cluster {
         ...(priority > 0 ? { priority } : {}),
         lb_endpoints: endpoints.map((endpoint) => ({ endpoint: { address: address(endpoint) } })),
       })),
+      policy: { overprovisioning_factor: OVERPROVISIONING_PERCENT },
     },
     typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocol(spec.protocol) },
     ...(spec.transportSocket ? { transport_socket: spec.transportSocket } : {}),

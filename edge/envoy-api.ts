@@ -308,6 +308,8 @@ export interface Cluster {
     cluster_name: string;
     /** Priority 0 first; a lower priority takes traffic only when the ones above are unhealthy. */
     endpoints: { priority?: number; lb_endpoints: { endpoint: { address: Address } }[] }[];
+    /** Percent by which a priority's healthy share is multiplied before it sheds load to the next. */
+    policy?: { overprovisioning_factor: number };
   };
   typed_extension_protocol_options?: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": HttpProtocolOptions };
   health_checks?: HealthCheck[];

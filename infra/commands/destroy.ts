@@ -2,7 +2,7 @@
 import { run } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
-import { projectObjects, type ProjectObjects } from "./docker-objects.ts";
+import { projectObjects, removeNetwork, type ProjectObjects } from "./docker-objects.ts";
 import { reportFailure, step } from "./step.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { existsSync } from "node:fs";
@@ -24,14 +24,18 @@ export async function destroy(options: { quiet?: boolean } = {}): Promise<Projec
   // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
   // recorded, so anything still carrying the project's label is removed too.
   const leftover = projectObjects(topology.project);
+  const errors: string[] = [];
   await step("remove leftovers", () => {
     if (leftover.containers.length) run("docker", ["rm", "-f", ...leftover.containers]);
-    if (leftover.networks.length) run("docker", ["network", "rm", ...leftover.networks]);
+    for (const network of leftover.networks) {
+      const error = removeNetwork(network);
+      if (error) errors.push(error);
+    }
     if (leftover.images.length) run("docker", ["rmi", "-f", ...leftover.images]);
   });
   const remaining = projectObjects(topology.project);
   const count = remaining.containers.length + remaining.networks.length + remaining.images.length;
-  if (count > 0) throw new Error(`destroy left ${count} object(s): ${JSON.stringify(remaining)}`);
+  if (count > 0) throw new Error(`destroy left ${count} object(s): ${JSON.stringify(remaining)}${errors.length ? `; ${errors.join("; ")}` : ""}`);
   if (result.code !== 0) console.warn(`destroy: cdktf destroy did not run cleanly (${result.output.split("\n").filter(Boolean).at(-1) ?? "see above"}); everything was removed by label`);
   console.log(`destroy: removed; leftovers swept: ${leftover.containers.length} container(s), ${leftover.networks.length} network(s), ${leftover.images.length} image(s)`);
   return leftover;

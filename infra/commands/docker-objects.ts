@@ -73,3 +73,21 @@ export async function waitHealthy(project: string, expected: string[], timeoutMs
   }
   return bad;
 }
+
+/**
+ * Removes a network; returns Docker's error when it cannot. The Docker Engine here (20.10) can keep
+ * the endpoint of a container that is already gone (a container stopped and started under load, then
+ * removed), and then refuses `network rm` with "has active endpoints" for good. Such endpoints are
+ * force-disconnected and the removal tried again.
+ */
+export function removeNetwork(name: string): string | null {
+  let error = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = run("docker", ["network", "rm", name]);
+    if (r.code === 0 || /not found/i.test(r.stderr)) return null;
+    error = r.stderr.trim();
+    const endpoints = lines(run("docker", ["network", "inspect", name, "--format", "{{range $id, $c := .Containers}}{{$c.Name}}\n{{end}}"]).stdout);
+    for (const endpoint of endpoints) run("docker", ["network", "disconnect", "--force", name, endpoint]);
+  }
+  return `docker network rm ${name}: ${error}`;
+}
