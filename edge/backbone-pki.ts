@@ -37,6 +37,8 @@ export interface CertificateSubject {
   commonName: string;
   uris: string[];
   dnsNames: string[];
+  /** IP address SANs (a public certificate for clients that dial an address). */
+  ips?: string[];
 }
 
 export type Validity = { days: number } | { notBefore: Date; notAfter: Date };
@@ -110,9 +112,14 @@ function opensslTime(date: Date): string {
   return `${date.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
 }
 
-/** The subject's SANs as openssl writes and node:crypto reads them (`URI:...`, `DNS:...`). */
+/** The subject's SANs as openssl writes them (`URI:...`, `DNS:...`, `IP:...`). */
 function sanEntries(subject: CertificateSubject): string[] {
-  return [...subject.uris.map((uri) => `URI:${uri}`), ...subject.dnsNames.map((name) => `DNS:${name}`)];
+  return [...subject.uris.map((uri) => `URI:${uri}`), ...subject.dnsNames.map((name) => `DNS:${name}`), ...(subject.ips ?? []).map((ip) => `IP:${ip}`)];
+}
+
+/** The same SANs as node:crypto prints them (`IP Address:...`). */
+function printedSans(subject: CertificateSubject): string[] {
+  return sanEntries(subject).map((entry) => entry.replace(/^IP:/, "IP Address:")).sort();
 }
 
 /** Creates a self-signed CA (key and certificate) at `files`, replacing what is there. */
@@ -203,8 +210,8 @@ export function popCertificateProblem(ca: X509Certificate, files: CertificateFil
   const pair = readPair(files);
   if (!pair) return "missing or unreadable";
   if (!pair.keyMatches) return "key does not match the certificate";
-  if (!pair.cert.checkIssued(ca) || !pair.cert.verify(ca.publicKey)) return "not issued by the backbone CA";
-  if (JSON.stringify(sans(pair.cert)) !== JSON.stringify(sanEntries(subject).sort())) return "names a different identity";
+  if (!pair.cert.checkIssued(ca) || !pair.cert.verify(ca.publicKey)) return "not issued by this CA";
+  if (JSON.stringify(sans(pair.cert)) !== JSON.stringify(printedSans(subject))) return "names a different identity";
   if (new Date(pair.cert.validFrom).getTime() > now.getTime()) return "not yet valid";
   if (remainingMs(pair.cert, now) < POP_RENEW_DAYS * DAY_MS) return "near expiry";
   return undefined;
@@ -216,12 +223,26 @@ export function popCertificateProblem(ca: X509Certificate, files: CertificateFil
  * another identity or within POP_RENEW_DAYS of expiry; a new CA re-issues all of them.
  */
 export function ensureBackbonePki(topology: Topology, dir: string, options: PkiOptions = {}): BackbonePki {
+  return ensurePopPki(topology, dir, `${topology.project} backbone CA`, (region, pop) => popSubject(topology.project, region, pop), options);
+}
+
+/**
+ * A CA under `dir` and one certificate per POP naming `subjectOf(region, pop)`, reused or issued by
+ * the rules of ensureBackbonePki. The backbone and the public listeners each have their own.
+ */
+export function ensurePopPki(
+  topology: Topology,
+  dir: string,
+  caCommonName: string,
+  subjectOf: (region: string, pop: string) => CertificateSubject,
+  options: PkiOptions & { reissue?: boolean } = {},
+): BackbonePki {
   const now = options.now ?? new Date();
   mkdirSync(join(dir, "pops"), { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const ca: CertificateFiles = { certPath: join(dir, "ca.crt"), keyPath: join(dir, "ca.key") };
   const caCreated = caProblem(ca, now) !== undefined;
-  if (caCreated) createCa(ca, `${topology.project} backbone CA`, CA_VALIDITY_DAYS, options);
+  if (caCreated) createCa(ca, caCommonName, CA_VALIDITY_DAYS, options);
   chmodSync(ca.keyPath, 0o600);
   const caCert = new X509Certificate(readFileSync(ca.certPath));
 
@@ -229,8 +250,8 @@ export function ensureBackbonePki(topology: Topology, dir: string, options: PkiO
   const pops = listPops(topology).map(({ region, pop }): PopCertificate => {
     const id = popId(region.name, pop.name);
     const files = { certPath: join(dir, "pops", `${id}.crt`), keyPath: join(dir, "pops", `${id}.key`) };
-    const subject = popSubject(topology.project, region.name, pop.name);
-    if (popCertificateProblem(caCert, files, subject, now) !== undefined) {
+    const subject = subjectOf(region.name, pop.name);
+    if (options.reissue || popCertificateProblem(caCert, files, subject, now) !== undefined) {
       issueCertificate(ca, files, subject, { days: POP_VALIDITY_DAYS }, options);
       issued.push(id);
     }
@@ -244,7 +265,7 @@ export function ensureBackbonePki(topology: Topology, dir: string, options: PkiO
     pops,
     pop(region, pop) {
       const found = pops.find((candidate) => candidate.region === region && candidate.pop === pop);
-      if (!found) throw new Error(`backbone PKI: no certificate for POP ${pop} in region ${region}`);
+      if (!found) throw new Error(`${caCommonName}: no certificate for POP ${pop} in region ${region}`);
       return found;
     },
     issued,

@@ -233,6 +233,7 @@ export interface Route {
   route?: RouteAction;
   response_headers_to_add?: HeaderValueOption[];
   direct_response?: { status: number; body?: { inline_string: string } };
+  redirect?: { https_redirect: true; port_redirect: number; response_code: "MOVED_PERMANENTLY" };
   typed_per_filter_config?: Record<string, FilterConfigOverride>;
 }
 
@@ -367,9 +368,28 @@ export interface CertificateValidationContext {
 
 export interface CommonTlsContext {
   tls_params: { tls_minimum_protocol_version: TlsProtocolVersion; tls_maximum_protocol_version: TlsProtocolVersion };
-  tls_certificates: TlsCertificate[];
-  validation_context: CertificateValidationContext;
+  tls_certificates?: TlsCertificate[];
+  /** Certificates from SDS; here always a file Envoy re-reads when its directory changes. */
+  tls_certificate_sds_secret_configs?: SdsSecretConfig[];
+  validation_context?: CertificateValidationContext;
   alpn_protocols: string[];
+}
+
+export interface SdsSecretConfig {
+  name: string;
+  sds_config: {
+    path_config_source: { path: string; watched_directory: { path: string } };
+    resource_api_version: "V3";
+  };
+}
+
+/** The file an SdsSecretConfig names: a DiscoveryResponse with one TLS certificate secret. */
+export interface SdsSecretFile {
+  resources: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+    name: string;
+    tls_certificate: { certificate_chain: { inline_string: string }; private_key: { inline_string: string } };
+  }[];
 }
 
 export interface DownstreamTlsTransportSocket {

@@ -21,6 +21,7 @@ import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluste
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
 import { freePorts } from "./port-blocks.ts";
+import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR, publicTlsPaths, type PublicPki } from "./public-tls.ts";
 
 export interface LoopbackEdgeOptions {
   topologyPath?: string;
@@ -52,6 +53,10 @@ export interface LoopbackEdge {
   /** App replicas by instance, their container name (what their replies name). */
   apps: Map<string, AppServer>;
   clientUrl(region: string, pop: string): string;
+  /** The POP's public TLS listener, `https://127.0.0.1:<port>`. */
+  tlsUrl(region: string, pop: string): string;
+  /** Public CA and POP certificates (with their SDS files) in the edge's temp dir. */
+  publicPki: PublicPki;
   adminUrl(region: string, pop: string): string;
   statsUrl(region: string, pop: string): string;
   /** What `npm run deploy` would write to `.edge/outputs.json` for this edge: its POPs' client and stats URLs. */
@@ -77,11 +82,13 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
   });
   const keys = ensureSigningKeys(join(dir, "state"));
   const pki = ensureBackbonePki(topology, join(dir, "state", "backbone"));
+  const publicPki = ensurePublicPki(topology, join(dir, "state", PUBLIC_TLS_STATE_SUBDIR));
   const proxies = renderProxies(topology, placement, {
     wasmPath: ensureFilterWasm(),
     jwksPath: keys.jwksPath,
     topologyPath: options.topologyPath ?? "topology",
     backboneTls: backboneTlsPaths(pki),
+    publicTls: publicTlsPaths(publicPki),
   });
   const apps = new Map<string, AppServer>();
   const discovery = new Map<string, DiscoveryServer>();
@@ -113,12 +120,18 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     discovery,
     apps,
     clientUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).client.port}`,
+    tlsUrl: (region, pop) => `https://127.0.0.1:${placement.popListeners(region, pop).clientTls.port}`,
+    publicPki,
     adminUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).admin.port}`,
     statsUrl: (region, pop) => `http://127.0.0.1:${placement.popListeners(region, pop).stats.port}`,
     outputs: () =>
       deployOutputs(
         topology,
-        listPops(topology).map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: edge.clientUrl(region.name, pop.name), statsUrl: edge.statsUrl(region.name, pop.name) })),
+        listPops(topology).map(({ region, pop, id }) => ({
+          id, region: region.name, pop: pop.name,
+          clientUrl: edge.clientUrl(region.name, pop.name), tlsUrl: edge.tlsUrl(region.name, pop.name), statsUrl: edge.statsUrl(region.name, pop.name),
+        })),
+        publicPki.ca.certPath,
       ),
     async restart(name) {
       const command = commands.get(name);

@@ -2,6 +2,7 @@ import type { Region, Topology } from "../infra/topology/model.ts";
 import { backboneHostPort, findRegion, replicaCount } from "../infra/topology/inventory.ts";
 import { appContainer, discoveryContainer, ingressContainer, popContainer } from "../infra/topology/names.ts";
 import type { BackboneTlsFiles, BackboneTlsPaths } from "./backbone-tls.ts";
+import type { PublicTlsFiles, PublicTlsPaths } from "./public-tls.ts";
 
 /**
  * Where each proxy listens and how it reaches its neighbours. The builders take a placement, so
@@ -15,6 +16,8 @@ export interface Endpoint {
 
 export interface PopListeners {
   client: Endpoint;
+  /** The public TLS listener. */
+  clientTls: Endpoint;
   backbone: Endpoint;
   admin: Endpoint;
   stats: Endpoint;
@@ -28,6 +31,8 @@ export interface IngressListeners {
 
 export interface Placement {
   popListeners(region: string, pop: string): PopListeners;
+  /** The port clients dial for the POP's TLS listener (where a cleartext redirect points). */
+  publicTlsPort(region: string, pop: string): number;
   /** How peer POPs reach this POP's backbone listener; `fromRegion` is the caller's region when known. */
   popBackboneEndpoint(region: string, pop: string, fromRegion?: string): Endpoint;
   /** How a region's POPs reach its datacenter ingress replicas. */
@@ -49,6 +54,8 @@ export interface RenderInputs {
   topologyPath: string;
   /** Each POP's backbone CA, certificate and key, as that POP's proxy sees the paths. */
   backboneTls: BackboneTlsPaths;
+  /** Each POP's public certificate (an SDS file in a watched directory), as that POP's proxy sees the paths. */
+  publicTls: PublicTlsPaths;
 }
 
 /** Paths inside the Envoy containers where the deployment mounts the filter and the JWKS. */
@@ -61,6 +68,9 @@ export const CONTAINER_BACKBONE_TLS: BackboneTlsFiles = {
   keyPath: "/etc/edgerim/backbone/pop.key",
 };
 export const dockerBackboneTls: BackboneTlsPaths = () => CONTAINER_BACKBONE_TLS;
+/** Every POP container reads its public certificate from the same SDS file; rotations replace it in place. */
+export const CONTAINER_PUBLIC_TLS: PublicTlsFiles = { sdsPath: "/etc/edgerim/public-tls/pop.yaml", watchedDir: "/etc/edgerim/public-tls" };
+export const dockerPublicTls: PublicTlsPaths = () => CONTAINER_PUBLIC_TLS;
 
 const ANY_ADDRESS = "0.0.0.0";
 const LOOPBACK = "127.0.0.1";
@@ -87,10 +97,16 @@ export function dockerPlacement(topology: Topology): Placement {
     clusterType: "STRICT_DNS",
     popListeners: () => ({
       client: { address: ANY_ADDRESS, port: ports.popClient },
+      clientTls: { address: ANY_ADDRESS, port: ports.popClientTls },
       backbone: { address: ANY_ADDRESS, port: ports.popBackbone },
       admin: { address: LOOPBACK, port: ports.envoyAdmin },
       stats: { address: ANY_ADDRESS, port: ports.envoyStats },
     }),
+    publicTlsPort(regionName, popName) {
+      const pop = region(regionName).pops.find((candidate) => candidate.name === popName);
+      if (!pop) throw new Error(`unknown POP ${popName} in region ${regionName}`);
+      return pop.tlsPort;
+    },
     popBackboneEndpoint(regionName, popName, fromRegion) {
       const target = region(regionName);
       const from = fromRegion === undefined ? undefined : region(fromRegion);
@@ -133,7 +149,7 @@ export function loopbackPlacement(topology: Topology, allocatePort: () => number
   const discovery = new Map<string, Endpoint>();
   for (const region of topology.regions) {
     for (const pop of region.pops) {
-      pops.set(`${region.name}/${pop.name}`, { client: at(), backbone: at(), admin: at(), stats: at() });
+      pops.set(`${region.name}/${pop.name}`, { client: at(), clientTls: at(), backbone: at(), admin: at(), stats: at() });
     }
     ingresses.set(region.name, replicas(region.datacenter.ingressReplicas).map(() => ({ ingress: at(), admin: at(), stats: at() })));
     for (const app of topology.apps) {
@@ -149,6 +165,7 @@ export function loopbackPlacement(topology: Topology, allocatePort: () => number
   return {
     clusterType: "STATIC",
     popListeners: (region, pop) => lookup(pops, `${region}/${pop}`),
+    publicTlsPort: (region, pop) => lookup(pops, `${region}/${pop}`).clientTls.port,
     popBackboneEndpoint: (region, pop) => lookup(pops, `${region}/${pop}`).backbone,
     ingressEndpoints: (region) => lookup(ingresses, region).map((listeners) => listeners.ingress),
     ingressListeners: (region, replica) => {

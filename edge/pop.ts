@@ -9,6 +9,7 @@ import type {
   RouteConfiguration,
 } from "./envoy-api.ts";
 import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
+import { publicListenerTls } from "./public-tls.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import {
   BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER, UNSERVED_HEADER,
@@ -25,6 +26,7 @@ import type { Placement, RenderInputs } from "./placement.ts";
 /** Bootstrap of one POP of the outer rim. */
 
 export const PUBLIC_LISTENER = "public";
+export const PUBLIC_TLS_LISTENER = "public_tls";
 export const BACKBONE_LISTENER = "backbone";
 export const JWT_PROVIDER = "users";
 export const JWT_FILTER = "envoy.filters.http.jwt_authn";
@@ -106,6 +108,11 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
     },
     ROUTER_FILTER,
   ];
+}
+
+/** 301 to the same host and path over HTTPS on `port`, for every method and path. */
+function httpsRedirect(port: number): Route {
+  return { name: "https-redirect", match: { prefix: "/" }, redirect: { https_redirect: true, port_redirect: port, response_code: "MOVED_PERMANENTLY" } };
 }
 
 function routeConfig(name: string, routes: Route[], extra: Partial<RouteConfiguration> = {}): RouteConfiguration {
@@ -217,19 +224,26 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
     .map((app) => appHealthRoute(app.name, localCluster(app.name, region), [JWT_FILTER]));
   const id = popId(region, pop);
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
+  // The client listeners, cleartext and TLS, serve alike; with redirectCleartext the cleartext one
+  // answers only the health path and sends everything else to HTTPS on the POP's public TLS port.
+  const publicParts = (name: string, served: boolean) => ({
+    early_header_mutation_extensions: PUBLIC_HEADER_MUTATION,
+    // The unserved mark is for the POP that holds the decision; the client never sees it.
+    // Redirected requests are not decided: no token check, no region router, nothing forwarded.
+    route_config: routeConfig(name, served ? routes : [healthRoute([]), httpsRedirect(placement.publicTlsPort(region, pop))], {
+      response_headers_to_remove: [UNSERVED_HEADER],
+    }),
+    http_filters: served ? filters : [ROUTER_FILTER],
+    access_log: accessLog(),
+    local_reply_config: ownerUnavailableReply(id, false),
+  });
   return {
     node: { id, cluster: region },
     admin: { address: address(listeners.admin) },
     static_resources: {
       listeners: [
-        httpListener(PUBLIC_LISTENER, listeners.client, limits, {
-          early_header_mutation_extensions: PUBLIC_HEADER_MUTATION,
-          // The unserved mark is for the POP that holds the decision; the client never sees it.
-          route_config: routeConfig(PUBLIC_LISTENER, routes, { response_headers_to_remove: [UNSERVED_HEADER] }),
-          http_filters: filters,
-          access_log: accessLog(),
-          local_reply_config: ownerUnavailableReply(id, false),
-        }),
+        httpListener(PUBLIC_LISTENER, listeners.client, limits, publicParts(PUBLIC_LISTENER, !topology.tls.redirectCleartext)),
+        httpListener(PUBLIC_TLS_LISTENER, listeners.clientTls, limits, publicParts(PUBLIC_TLS_LISTENER, true), publicListenerTls(inputs.publicTls(region, pop))),
         httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
           early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
           // The health route skips jwt_authn but runs the region router, which lets the path through: a

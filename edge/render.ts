@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { loadTopology, topologyPath, TopologyError } from "../infra/topology/load.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
 import { mermaidDiagram } from "./diagram.ts";
-import { CONTAINER_BACKBONE_TLS, CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerBackboneTls, dockerPlacement } from "./placement.ts";
+import { CONTAINER_BACKBONE_TLS, CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerBackboneTls, dockerPublicTls, dockerPlacement } from "./placement.ts";
 
 const USAGE = `usage: npm run render -- --out DIR [--topology FILE] [--wasm-path PATH] [--jwks-path PATH]
        npm run render -- --diagram [--topology FILE]
@@ -35,7 +35,7 @@ function main(): number {
   const topology = loadTopology(source);
   if (values.diagram) process.stdout.write(mermaidDiagram(topology));
   if (values.out !== undefined) {
-    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source, backboneTls: dockerBackboneTls };
+    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source, backboneTls: dockerBackboneTls, publicTls: dockerPublicTls };
     const files = writeProxies(resolve(values.out), renderProxies(topology, dockerPlacement(topology), inputs), inputs);
     console.error(`rendered ${files.length} bootstraps into ${resolve(values.out)}`);
   }

@@ -7,6 +7,7 @@ import { pins } from "../scripts/toolchain/versions.ts";
 import { ensureSigningKeys } from "../upstreams/tokens/keys.ts";
 import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../edge/backbone-pki.ts";
 import type { PopBackboneTls } from "./constructs/pop.ts";
+import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR } from "../edge/public-tls.ts";
 import { bundleUpstreams } from "./upstreams-image.ts";
 import { daemonNofileFromEnv, decideNofile, withNofileDecision } from "./nofile.ts";
 import { renderDockerEnvoyConfigs } from "./envoy-configs.ts";
@@ -26,6 +27,8 @@ export interface DeployInputs {
   jwks: string;
   /** A POP's backbone CA, certificate and key from `<state>/backbone/`. */
   backboneTls(region: string, pop: string): PopBackboneTls;
+  /** Host path of a POP's public-certificate SDS file under `<state>/public-tls/`. */
+  publicTlsSdsPath(region: string, pop: string): string;
   topologyYaml: string;
   /** Open-files limit of the containers (nofile.ts). */
   nofile: number;
@@ -42,6 +45,7 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
   const keys = ensureSigningKeys(stateDir);
   const pki = ensureBackbonePki(topology, join(stateDir, BACKBONE_STATE_SUBDIR));
   const caCertPem = readFileSync(pki.ca.certPath, "utf8");
+  const publicPki = ensurePublicPki(topology, join(stateDir, PUBLIC_TLS_STATE_SUBDIR));
   const nofileDecision = decideNofile(topology.resources, daemonNofileFromEnv());
   const configs = renderDockerEnvoyConfigs(withNofileDecision(topology, nofileDecision), topologyPath);
   return {
@@ -59,6 +63,7 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
       const certPem = readFileSync(own.certPath, "utf8");
       return { caCertPem, certPem, keyPath: own.keyPath, keyVersion: new X509Certificate(certPem).fingerprint256 };
     },
+    publicTlsSdsPath: (region, pop) => publicPki.sdsFile(region, pop).sdsPath,
     topologyYaml: readFileSync(topologyPath, "utf8"),
     nofile: nofileDecision.nofile,
     ...(nofileDecision.warning ? { nofileWarning: nofileDecision.warning } : {}),

@@ -7,7 +7,10 @@ export interface PopOutput {
   id: string;
   region: string;
   pop: string;
+  /** The public listener, cleartext (`http://`); it answers 301 to `tlsUrl` when the topology sets tls.redirectCleartext. */
   clientUrl: string;
+  /** The public TLS listener (`https://`), its certificate from the CA at DeployOutputs.ca. */
+  tlsUrl: string;
   statsUrl: string;
 }
 
@@ -26,6 +29,8 @@ export interface DeployOutputs {
   project: string;
   regions: string[];
   pops: PopOutput[];
+  /** Path of the public CA certificate on the host: what clients of tlsUrl trust (curl --cacert). */
+  ca: string;
   tenants: { host: string; region: string }[];
   apps: AppOutput[];
   /** Each region's jurisdiction. */

@@ -11,7 +11,8 @@ import type { Bootstrap } from "../../edge/envoy-api.ts";
 import { ensureFilterWasm } from "../../edge/envoy-validation.ts";
 import { regionRouterConfig } from "../../edge/filter-config.ts";
 import { freePorts } from "../../edge/loopback-edge.ts";
-import type { Placement, PopListeners } from "../../edge/placement.ts";
+import type { Endpoint, Placement, PopListeners } from "../../edge/placement.ts";
+import { ensurePublicPki, publicTlsPaths } from "../../edge/public-tls.ts";
 import { popBootstrap } from "../../edge/pop.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
@@ -55,6 +56,7 @@ function benchPlacement(topology: Topology, listeners: PopListeners, upstream: B
   return {
     clusterType: "STATIC",
     popListeners: () => listeners,
+    publicTlsPort: () => listeners.clientTls.port,
     popBackboneEndpoint: (region) => at(peerCluster(region)),
     // All app listeners of the region; withClusterEndpoints then gives each app's cluster its own.
     ingressEndpoints: (region) => topology.apps.map((app) => at(localCluster(app.name, region))),
@@ -112,17 +114,18 @@ export async function openSession(): Promise<BenchSession> {
       tokens,
     };
     const started = upstream;
-    const inputs = { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: "bench/route/topology.ts", backboneTls: tlsPaths };
+    const publicTls = publicTlsPaths(ensurePublicPki(topology, join(dir, "state", "public-tls")));
+    const inputs = { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: "bench/route/topology.ts", backboneTls: tlsPaths, publicTls };
     return {
       dir,
       topology,
       context,
       upstream: started,
       async generatePop() {
-        const [client, backbone, admin, stats] = (await freePorts(4)).map((value) => ({ address: "127.0.0.1", port: value })) as [
-          { address: string; port: number }, { address: string; port: number }, { address: string; port: number }, { address: string; port: number },
+        const [client, clientTls, backbone, admin, stats] = (await freePorts(5)).map((value) => ({ address: "127.0.0.1", port: value })) as [
+          Endpoint, Endpoint, Endpoint, Endpoint, Endpoint,
         ];
-        const listeners = { client, backbone, admin, stats };
+        const listeners = { client, clientTls, backbone, admin, stats };
         const generated = popBootstrap(topology, HOME_REGION, MEASURED_POP, benchPlacement(topology, listeners, started), inputs);
         return {
           bootstrap: withClusterEndpoints(generated, (cluster) => started.endpointOf(cluster)),

@@ -25,6 +25,7 @@ const inputs = {
     certPath: `/opt/backbone/${region}-${pop}.crt`,
     keyPath: `/opt/backbone/${region}-${pop}.key`,
   }),
+  publicTls: (region: string, pop: string) => ({ sdsPath: `/opt/public-tls/${region}-${pop}/pop.yaml`, watchedDir: `/opt/public-tls/${region}-${pop}` }),
 };
 const INTERNAL_HEADERS = [CLUSTER_HEADER, HOP_HEADER, CLAIM_HEADER, POP_HEADER, ROUTE_HEADER];
 
@@ -140,9 +141,9 @@ for (const [label, build] of topologies) {
           assert.ok(tls, "backbone listener has TLS");
           assert.equal(tls.require_client_certificate, true);
           const context = tls.common_tls_context;
-          assert.equal(context.validation_context.trusted_ca.filename, "/opt/backbone/ca.crt");
-          assert.deepEqual(context.validation_context.match_typed_subject_alt_names.map((san) => [san.san_type, san.matcher]), everyPop.map((id) => ["URI", { exact: id }]));
-          assert.deepEqual(context.tls_certificates, [{
+          assert.equal(context.validation_context!.trusted_ca.filename, "/opt/backbone/ca.crt");
+          assert.deepEqual(context.validation_context!.match_typed_subject_alt_names.map((san) => [san.san_type, san.matcher]), everyPop.map((id) => ["URI", { exact: id }]));
+          assert.deepEqual(context.tls_certificates!, [{
             certificate_chain: { filename: `/opt/backbone/${proxy.region}-${proxy.pop}.crt` },
             private_key: { filename: `/opt/backbone/${proxy.region}-${proxy.pop}.key` },
           }]);
@@ -159,11 +160,11 @@ for (const [label, build] of topologies) {
             assert.ok(tls, `${peerCluster(peer.name)} has TLS`);
             const context = tls.common_tls_context;
             assert.deepEqual(
-              context.validation_context.match_typed_subject_alt_names,
+              context.validation_context!.match_typed_subject_alt_names,
               peer.pops.map((pop) => ({ san_type: "URI", matcher: { exact: popSpiffeId(topology.project, peer.name, pop.name) } })),
             );
-            assert.equal(context.validation_context.trusted_ca.filename, "/opt/backbone/ca.crt");
-            assert.equal(context.tls_certificates[0]?.certificate_chain.filename, `/opt/backbone/${proxy.region}-${proxy.pop}.crt`);
+            assert.equal(context.validation_context!.trusted_ca.filename, "/opt/backbone/ca.crt");
+            assert.equal(context.tls_certificates?.[0]?.certificate_chain.filename, `/opt/backbone/${proxy.region}-${proxy.pop}.crt`);
             assert.deepEqual(context.alpn_protocols, ["h2"]);
             assert.equal(tls.sni, peerCluster(peer.name));
           }
@@ -417,7 +418,7 @@ describe("placements", () => {
           jurisdiction: "eu",
           dockerHost: "ssh://ops@left.hosts.test",
           backbonePort: 18400,
-          pops: [{ name: "a", clientPort: 18001, statsPort: 19001 }],
+          pops: [{ name: "a", clientPort: 18001, statsPort: 19001, tlsPort: 18501 }],
           datacenter: { apps: { web: { replicas: 1 } } },
         },
         {
@@ -426,8 +427,8 @@ describe("placements", () => {
           dockerHost: "tcp://10.9.8.7:2376",
           backbonePort: 18500,
           pops: [
-            { name: "a", clientPort: 18011, statsPort: 19011 },
-            { name: "b", clientPort: 18012, statsPort: 19012 },
+            { name: "a", clientPort: 18011, statsPort: 19011, tlsPort: 18511 },
+            { name: "b", clientPort: 18012, statsPort: 19012, tlsPort: 18512 },
           ],
           datacenter: { apps: { web: { replicas: 1 } } },
         },

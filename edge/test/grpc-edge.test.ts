@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { repoRoot } from "../../scripts/toolchain/paths.ts";
@@ -74,6 +74,22 @@ describe("gRPC through the edge (real Envoy)", () => {
     assert.match(first.headers["x-edge-route"] ?? "", /^owner=south;source=(lookup|cache);pop=north-p1;hops=1$/);
     const again = await north.get({ authority: tenantOf("south") });
     assert.equal(again.headers["x-edge-route"], "owner=south;source=cache;pop=north-p1;hops=1");
+  });
+
+  it("gRPC over TLS: h2 to the POP's TLS listener with the deploy's CA, routed by token and by the tenant of :authority", async () => {
+    const secure = new ProfileClient(edge.tlsUrl("north", "p1"), { caPem: readFileSync(edge.publicPki.ca.certPath, "utf8") });
+    try {
+      const byToken = await secure.get({ token: token("south") });
+      assert.equal(byToken.code, grpc.status.OK, byToken.details);
+      assert.deepEqual(served(byToken), [["south", 1, "u-south"]]);
+      const byTenant = await secure.get({ authority: tenantOf("south") });
+      assert.equal(byTenant.code, grpc.status.OK, byTenant.details);
+      assert.deepEqual(served(byTenant), [["south", 1, undefined]]);
+      const forged = await secure.get({ token: "forged.token.value" });
+      assert.equal(forged.code, grpc.status.UNAUTHENTICATED, "a forged token over TLS never reaches the app");
+    } finally {
+      secure.close();
+    }
   });
 
   it("gRPC: a server stream crosses the sideways hop whole: every reply from the owner, in order, with hops 1", async () => {

@@ -18,6 +18,7 @@ import { ensureFilterWasm } from "../envoy-validation.ts";
 import { loopbackPlacement, type Endpoint, type Placement } from "../placement.ts";
 import { freePorts } from "../loopback-edge.ts";
 import { backboneRequest, type BackboneClientTls } from "./backbone-client.ts";
+import { ensurePublicPki, publicTlsPaths } from "../public-tls.ts";
 
 /**
  * Two POPs rendered for loopback run as real Envoy processes with the built region router. Each
@@ -31,8 +32,8 @@ const topology = validateTopology({
   jwt: { issuer: "https://login.live.test", audiences: ["live-api"] },
   apps: [{ name: "cart", prefix: "/cart" }],
   regions: [
-    { name: "north", jurisdiction: "eu", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001 }], datacenter: { apps: { cart: { replicas: 1 } } } },
-    { name: "south", jurisdiction: "us", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "north", jurisdiction: "eu", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001, tlsPort: 28501 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "south", jurisdiction: "us", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011, tlsPort: 28511 }], datacenter: { apps: { cart: { replicas: 1 } } } },
   ],
   tenants: [
     { host: "alpha.live.test", region: "north" },
@@ -144,7 +145,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
     }
 
     pki = ensureBackbonePki(topology, join(scratch, "backbone"));
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki) };
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki), publicTls: publicTlsPaths(ensurePublicPki(topology, join(scratch, "public-tls"))) };
     const files = writeProxies(scratch, renderProxies(topology, placement, inputs).filter((proxy) => proxy.kind === "pop"), inputs);
     for (const file of files) {
       const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -19,10 +19,14 @@ try {
   const keys = ensureSigningKeys(stateDir);
   const token = signToken({ user: "demo-user", region: owner, ttlSeconds: 3600, issuer: outputs.jwt.issuer, audience: outputs.jwt.audiences, key: keys.privateKey });
   const app = outputs.apps[0]!;
-  console.log(`\nPOPs:\n${outputs.pops.map((p) => `  ${p.id.padEnd(28)} ${p.clientUrl}   stats ${p.statsUrl}/stats/prometheus`).join("\n")}`);
-  console.log(`\nA user of ${owner} entering ${entry.region} (one sideways hop):\n  curl -si -H 'authorization: Bearer ${token}' ${entry.clientUrl}${app.prefix}/hello`);
+  console.log(`\nPOPs:\n${outputs.pops.map((p) => `  ${p.id.padEnd(28)} ${p.tlsUrl}  ${p.clientUrl}   stats ${p.statsUrl}/stats/prometheus`).join("\n")}`);
+  console.log(`\nA user of ${owner} entering ${entry.region} (one sideways hop), over TLS with the deploy's CA:`);
+  console.log(`  curl -si --cacert ${outputs.ca} -H 'authorization: Bearer ${token}' ${entry.tlsUrl}${app.prefix}/hello`);
   const tenant = outputs.tenants[0]!;
-  console.log(`A tenant host owned by ${tenant.region}:\n  curl -si -H 'host: ${tenant.host}' ${entry.clientUrl}${app.prefix}/hello`);
+  const tls = new URL(entry.tlsUrl);
+  // The tenant's own name, resolved to the POP, so SNI and the certificate check use it.
+  console.log(`A tenant host owned by ${tenant.region}:`);
+  console.log(`  curl -si --cacert ${outputs.ca} --resolve ${tenant.host}:${tls.port}:${tls.hostname} https://${tenant.host}:${tls.port}${app.prefix}/hello`);
   if (load.exitCode !== 0) process.exitCode = load.exitCode;
   const dashboard = await startDashboardOn(DEFAULT_DASHBOARD_PORT);
   await serveUntilInterrupted(dashboard);

@@ -68,12 +68,13 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, "read `docker logs <container>`");
   }
   const outputs = writeDeployOutputs(topology);
-  const misrouted = await step("check routing through every POP", () => checkRouting(topology, outputs.pops, 60_000));
+  const misrouted = await step("check routing through every POP", () => checkRouting(topology, outputs.pops, outputs.ca, 60_000));
   if (misrouted.length > 0) {
     throw new StepError("check routing", misrouted.slice(0, 5).join("; "), "read `docker logs <pop container>` (the access log shows x-edge-route)");
   }
   console.log(`deploy: ${listContainers(topology).length} containers healthy in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  for (const pop of outputs.pops) console.log(`  ${pop.id.padEnd(28)} ${pop.clientUrl}  stats ${pop.statsUrl}/stats/prometheus`);
+  for (const pop of outputs.pops) console.log(`  ${pop.id.padEnd(28)} ${pop.tlsUrl}  ${pop.clientUrl}  stats ${pop.statsUrl}/stats/prometheus`);
+  console.log(`  public CA (curl --cacert): ${outputs.ca}`);
   return outputs;
 }
 

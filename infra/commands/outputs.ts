@@ -5,12 +5,13 @@ import type { Topology } from "../topology/model.ts";
 import type { DeployOutputs, PopOutput } from "../deploy-outputs.ts";
 import { popId } from "../topology/names.ts";
 import { servingOrder } from "../topology/inventory.ts";
+import { PUBLIC_TLS_STATE_SUBDIR } from "../../edge/public-tls.ts";
 
 export const outputsPath = () => join(stateDir, "outputs.json");
 export const cdktfOutputsPath = () => join(stateDir, "cdktf-outputs.json");
 
 function isPopOutput(v: unknown): v is PopOutput {
-  return typeof v === "object" && v !== null && typeof (v as PopOutput).clientUrl === "string" && typeof (v as PopOutput).id === "string";
+  return typeof v === "object" && v !== null && typeof (v as PopOutput).clientUrl === "string" && typeof (v as PopOutput).tlsUrl === "string" && typeof (v as PopOutput).id === "string";
 }
 
 /** Merges the POP URLs cdktf reported (for the stacks just deployed) into the outputs file. */
@@ -20,7 +21,7 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
   const byId = new Map(previous.map((p) => [p.id, p]));
   for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);
   const pops = topology.regions.flatMap((r) => r.pops.map((p) => byId.get(popId(r.name, p.name)))).filter((p): p is PopOutput => p !== undefined);
-  const outputs = deployOutputs(topology, pops);
+  const outputs = deployOutputs(topology, pops, join(stateDir, PUBLIC_TLS_STATE_SUBDIR, "ca.crt"));
   mkdirSync(dirname(outputsPath()), { recursive: true });
   writeFileSync(`${outputsPath()}.tmp`, `${JSON.stringify(outputs, null, 2)}\n`);
   renameSync(`${outputsPath()}.tmp`, outputsPath());
@@ -28,11 +29,12 @@ export function writeDeployOutputs(topology: Topology): DeployOutputs {
 }
 
 /** What the outputs file says about `topology` deployed with `pops` (also the loopback edge's, for tests). */
-export function deployOutputs(topology: Topology, pops: PopOutput[]): DeployOutputs {
+export function deployOutputs(topology: Topology, pops: PopOutput[], ca: string): DeployOutputs {
   return {
     project: topology.project,
     regions: topology.regions.map((r) => r.name),
     pops,
+    ca,
     tenants: topology.tenants,
     apps: topology.apps.map((app) => ({
       name: app.name,

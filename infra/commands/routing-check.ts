@@ -7,7 +7,7 @@ import { get } from "./http-probe.ts";
  * expects the tenant's region to answer (for an app that fails over, the health checks through to
  * every region's app must have passed first). It also warms each POP's tenant cache and upstream connections.
  */
-export async function checkRouting(topology: Topology, pops: PopOutput[], timeoutMs: number): Promise<string[]> {
+export async function checkRouting(topology: Topology, pops: PopOutput[], caPath: string, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let problems: string[] = [];
   do {
@@ -17,7 +17,8 @@ export async function checkRouting(topology: Topology, pops: PopOutput[], timeou
         for (const app of topology.apps) {
           const at = `${pop.id} -> ${tenant.host}${app.prefix}`;
           try {
-            const res = await get(`${pop.clientUrl}${app.prefix}/`, { host: tenant.host });
+            // Over TLS, as clients come: the check also proves each POP serves its certificate.
+            const res = await get(`${pop.tlsUrl}${app.prefix}/`, { host: tenant.host }, 5000, { caPath });
             const served = res.status === 200 ? (res.json<{ region?: string }>().region ?? "?") : `status ${res.status}`;
             if (served !== tenant.region) problems.push(`${at}: ${served}, expected ${tenant.region}`);
           } catch (e) {

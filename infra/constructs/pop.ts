@@ -3,6 +3,7 @@ import { Container } from "@cdktf/provider-docker/lib/container/index.js";
 import type { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
 import { commonContainerSettings, ENVOY_FILES, httpHealthcheck } from "./container-settings.ts";
 import { objectLabels } from "./labels.ts";
+import { CONTAINER_PUBLIC_TLS } from "../../edge/placement.ts";
 
 export interface PublishedPort {
   host: number;
@@ -34,6 +35,9 @@ export interface PopProps {
   backboneNetwork: string;
   datacenterNetwork: string;
   client: PublishedPort;
+  clientTls: PublishedPort;
+  /** Host path of the POP's public-certificate SDS file (key included): uploaded from the file, never through the plan. */
+  publicTlsSdsPath: string;
   stats: PublishedPort;
   /** Set when peers on other Docker hosts reach this POP through a published backbone port. */
   backbone?: PublishedPort;
@@ -49,7 +53,7 @@ export class Pop extends Construct {
 
   constructor(scope: Construct, id: string, props: PopProps) {
     super(scope, id);
-    const published = [props.client, props.stats, ...(props.backbone ? [props.backbone] : [])];
+    const published = [props.client, props.clientTls, props.stats, ...(props.backbone ? [props.backbone] : [])];
     this.container = new Container(this, "envoy", {
       provider: props.provider,
       name: props.containerName,
@@ -69,6 +73,10 @@ export class Pop extends Construct {
         { file: ENVOY_FILES.backboneCert, content: props.backboneTls.certPem, permissions: "0644" },
         // Envoy runs as root in the image (no USER; the entrypoint is envoy itself), so 0600 root-owned is readable to it alone.
         { file: ENVOY_FILES.backboneKey, source: props.backboneTls.keyPath, sourceHash: props.backboneTls.keyVersion, permissions: "0600" },
+        // The certificate a new container starts with. A rotation (npm run rotate -- certs) replaces
+        // the file inside the running container, so the upload does not track it: a new public
+        // certificate never replaces a container.
+        { file: CONTAINER_PUBLIC_TLS.sdsPath, source: props.publicTlsSdsPath, sourceHash: "public-tls-sds", permissions: "0600" },
       ],
       ulimit: [{ name: "nofile", soft: props.nofile, hard: props.nofile }],
       memory: props.memoryMb,

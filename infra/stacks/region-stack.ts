@@ -90,6 +90,8 @@ export class RegionStack extends EdgeStack {
         datacenterNetwork: datacenterNetwork.name,
         // A POP on another Docker host serves clients there; local POPs publish on loopback only.
         client: { host: pop.clientPort, container: topology.ports.popClient, hostAddress: remote ? "0.0.0.0" : "127.0.0.1" },
+        clientTls: { host: pop.tlsPort, container: topology.ports.popClientTls, hostAddress: remote ? "0.0.0.0" : "127.0.0.1" },
+        publicTlsSdsPath: inputs.publicTlsSdsPath(region.name, pop.name),
         stats: { host: pop.statsPort, container: topology.ports.envoyStats, hostAddress: "127.0.0.1" },
         backbone: region.backbonePort !== undefined
           ? { host: region.backbonePort + index, container: topology.ports.popBackbone, hostAddress: "0.0.0.0" }
@@ -108,6 +110,7 @@ export class RegionStack extends EdgeStack {
         region: region.name,
         pop: pop.name,
         clientUrl: `http://${host}:${pop.clientPort}`,
+        tlsUrl: `https://${host}:${pop.tlsPort}`,
         statsUrl: `http://${host}:${pop.statsPort}`,
       };
       new TerraformOutput(this, `pop-${pop.name}-urls`, { value: output });

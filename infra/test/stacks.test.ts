@@ -44,6 +44,7 @@ function inputs(nofile: number, overrides: Partial<DeployInputs> = {}): DeployIn
       keyPath: `/tmp/edgerim-test-state/backbone/pops/${region}-${pop}.key`,
       keyVersion: `fingerprint of ${region}-${pop}`,
     }),
+    publicTlsSdsPath: (region, pop) => `/tmp/edgerim-test-state/public-tls/sds/${region}-${pop}/pop.yaml`,
     topologyYaml: "project: shop\n",
     nofile,
     ...overrides,

@@ -15,8 +15,17 @@ export interface Topology {
   /** Ports inside the containers; host ports are per POP (`clientPort`, `statsPort`) or per region. */
   ports: Ports;
   resources: Resources;
+  tls: PublicTls;
   regions: Region[];
   tenants: Tenant[];
+}
+
+/** TLS on every POP's public listener; the certificates come from the deploy's public CA. */
+export interface PublicTls {
+  /** DNS suffix of the POPs' public names: `<pop>.<region>.<domain>`. */
+  domain: string;
+  /** The cleartext client port answers 301 to HTTPS (except `/edge/healthz`) instead of serving. */
+  redirectCleartext: boolean;
 }
 
 export interface JwtSettings {
@@ -119,6 +128,7 @@ export interface Timeouts {
 
 export interface Ports {
   popClient: number;
+  popClientTls: number;
   popBackbone: number;
   envoyAdmin: number;
   envoyStats: number;
@@ -169,6 +179,8 @@ export interface Pop {
   clientPort: number;
   /** Host port (127.0.0.1) publishing the stats listener. */
   statsPort: number;
+  /** Host port (127.0.0.1) publishing the public TLS listener. */
+  tlsPort: number;
 }
 
 export interface Datacenter {

@@ -36,6 +36,11 @@ export function popContainer(project: string, region: string, pop: string): stri
  * A POP's backbone identity, carried as the URI SAN of its certificate; peers verify each other by it.
  * The project is the trust domain, so two deployments never accept each other's POPs by name.
  */
+/** A POP's public DNS name, which its public certificate names: `<pop>.<region>.<tls.domain>`. */
+export function popPublicName(domain: string, region: string, pop: string): string {
+  return `${pop}.${region}.${domain}`;
+}
+
 export function popSpiffeId(project: string, region: string, pop: string): string {
   return `spiffe://${project}/region/${region}/pop/${pop}`;
 }

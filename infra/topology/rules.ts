@@ -369,7 +369,7 @@ const hostPortsDistinct = (view: RuleView): Problem[] => {
   for (const { index, raw } of view.regions) {
     const pops = rawList(raw, "pops");
     pops.forEach((pop, p) => {
-      for (const field of ["clientPort", "statsPort"]) {
+      for (const field of ["clientPort", "statsPort", "tlsPort"]) {
         const port = portField(pop, field);
         if (port !== undefined) claims.push({ path: `regions[${index}].pops[${p}].${field}`, key: String(port), shown: String(port) });
       }
@@ -395,7 +395,7 @@ const hostPortsDistinct = (view: RuleView): Problem[] => {
     ...duplicates(
       claims.filter((claim) => !claim.key.startsWith("overflow")),
       "a published host port",
-      "every published host port (clientPort, statsPort, backbonePort + i) to be distinct across the topology",
+      "every published host port (clientPort, statsPort, tlsPort, backbonePort + i) to be distinct across the topology",
     ),
   ];
 };
@@ -405,7 +405,7 @@ const containerPortsDistinct = (view: RuleView): Problem[] => {
   const ports = view.ports;
   if (!ports) return [];
   const groups: { container: string; fields: (keyof Ports)[] }[] = [
-    { container: "a POP", fields: ["popClient", "popBackbone", "envoyAdmin", "envoyStats"] },
+    { container: "a POP", fields: ["popClient", "popClientTls", "popBackbone", "envoyAdmin", "envoyStats"] },
     { container: "an ingress", fields: ["ingress", "envoyAdmin", "envoyStats"] },
   ];
   const reported = new Set<string>();
@@ -480,6 +480,7 @@ function completeTopology(view: RuleView): Topology | undefined {
     timeouts: view.timeouts,
     ports: view.ports,
     resources: view.resources,
+    tls: DEFAULTS.tls,
     regions: regions as Region[],
     tenants: tenants as Tenant[],
   };

@@ -88,7 +88,8 @@ export const DEFAULTS = {
     },
   },
   timeouts: { connectMs: 1000, requestHeadersMs: 10_000, requestMs: 60_000, streamIdleMs: 300_000, routeMs: 15_000 },
-  ports: { popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
+  ports: { popClient: 8080, popClientTls: 8444, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080 },
+  tls: { domain: "edgerim.test", redirectCleartext: false },
   resources: {
     envoyConcurrency: 2,
     nofile: 262144,
@@ -198,6 +199,7 @@ const timeoutsSchema = z.strictObject({
 
 const portsSchema = z.strictObject({
   popClient: port().default(DEFAULTS.ports.popClient),
+  popClientTls: port().default(DEFAULTS.ports.popClientTls),
   popBackbone: port().default(DEFAULTS.ports.popBackbone),
   envoyAdmin: port().default(DEFAULTS.ports.envoyAdmin),
   envoyStats: port().default(DEFAULTS.ports.envoyStats),
@@ -225,10 +227,16 @@ const resourcesSchema = z.strictObject({
   connections: connectionsSchema.prefault({}),
 });
 
+const tlsSchema = z.strictObject({
+  domain: patterned(HOSTNAME_PATTERN, "domain", HOSTNAME_RULE).default(DEFAULTS.tls.domain),
+  redirectCleartext: z.boolean({ error: (issue) => `${showValue(issue.input)} is not true or false; expected a boolean` }).default(DEFAULTS.tls.redirectCleartext),
+});
+
 export const popSchema = z.strictObject({
   name: name(),
   clientPort: port(),
   statsPort: port(),
+  tlsPort: port(),
 });
 
 export const regionSchema = z.strictObject({
@@ -256,6 +264,7 @@ export const topologySchema = z.strictObject({
   timeouts: timeoutsSchema.prefault({}),
   ports: portsSchema.prefault({}),
   resources: resourcesSchema.prefault({}),
+  tls: tlsSchema.prefault({}),
   regions: z.array(regionSchema).min(1, { error: "is empty; expected at least one region" }),
   tenants: z.array(tenantSchema).default([]),
 });
@@ -269,6 +278,7 @@ export const sectionSchemas = {
   timeouts: timeoutsSchema.prefault({}),
   ports: portsSchema.prefault({}),
   resources: resourcesSchema.prefault({}),
+  tls: tlsSchema.prefault({}),
   region: regionSchema,
   tenant: tenantSchema,
 };

@@ -38,16 +38,18 @@ try {
   usageError(`${(error as Error).message}; ${USAGE}`);
 }
 
-function popUrl(id: string): string {
+/** The POP's TLS URL and the deploy's CA, from the outputs file. */
+function popEntry(id: string): { url: string; caPem: string } {
   const file = join(defaultStateDir(), "outputs.json");
   if (!existsSync(file)) usageError(`${file} not found: run \`npm run deploy\` first, or pass --url`);
   const pops = (JSON.parse(readFileSync(file, "utf8")) as DeployOutputs).pops;
   const pop = pops.find((candidate) => candidate.id === id);
   if (!pop) usageError(`unknown POP "${id}"; expected one of ${pops.map((candidate) => candidate.id).join(", ")}`);
-  return pop.clientUrl;
+  const outputs = JSON.parse(readFileSync(file, "utf8")) as DeployOutputs;
+  return { url: pop.tlsUrl, caPem: readFileSync(outputs.ca, "utf8") };
 }
 
-const url = values.url ?? (values.pop !== undefined ? popUrl(values.pop) : usageError(`--pop or --url is required; ${USAGE}`));
+const entry = values.url !== undefined ? { url: values.url } : values.pop !== undefined ? popEntry(values.pop) : usageError(`--pop or --url is required; ${USAGE}`);
 if ((values.user === undefined) !== (values.region === undefined)) usageError(`--user and --region go together; ${USAGE}`);
 
 let token: string | undefined;
@@ -63,7 +65,7 @@ if (values.user !== undefined && values.region !== undefined) {
   });
 }
 
-const client = new ProfileClient(url);
+const client = new ProfileClient(entry.url, "caPem" in entry ? { caPem: entry.caPem } : undefined);
 const options = { token, authority: values.tenant, deadlineMs: 30_000 };
 const watch = count("watch", values.watch, 0);
 let outcome: CallOutcome<ProfileReply>;

@@ -63,19 +63,26 @@ function methodDefinition(name: string, service: string, responseStream: boolean
   return { ...known, path: `/${service}/${name}` };
 }
 
-/** A client of one edge entry (an `http://host:port` POP URL, or an app replica's own URL). */
+/**
+ * A client of one edge entry: an `http://host:port` POP URL (h2c) or app replica URL, or an
+ * `https://host:port` POP TLS URL with the CA that issued its certificate (h2 over TLS; the
+ * certificate is checked for the tenant name when a call names one, else for the URL's host).
+ */
 export class ProfileClient {
   private readonly client: grpc.Client;
   private readonly authorityClients = new Map<string, grpc.Client>();
 
-  constructor(private readonly url: string) {
+  constructor(private readonly url: string, private readonly tls?: { caPem: string }) {
+    if (url.startsWith("https:") && !tls) throw new Error(`${url}: a TLS entry needs the CA that issued its certificate`);
     this.client = this.connect();
   }
 
   private connect(authority?: string): grpc.Client {
     const target = new URL(this.url);
-    return new grpc.Client(`${target.hostname}:${target.port}`, grpc.credentials.createInsecure(), {
+    const credentials = this.url.startsWith("https:") ? grpc.credentials.createSsl(Buffer.from(this.tls!.caPem)) : grpc.credentials.createInsecure();
+    return new grpc.Client(`${target.hostname}:${target.port}`, credentials, {
       ...(authority !== undefined ? { "grpc.default_authority": authority } : {}),
+      ...(authority !== undefined && this.tls ? { "grpc.ssl_target_name_override": authority } : {}),
       // One connection per client, not one shared by every client of the process.
       "grpc.use_local_subchannel_pool": 1,
     });

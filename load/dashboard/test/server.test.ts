@@ -50,7 +50,8 @@ async function standInOutputs(): Promise<string> {
   const client = `http://127.0.0.1:${(popStandIn.address() as AddressInfo).port}`;
   const outputs = deployOutputs(
     topology,
-    listPops(topology).map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: client, statsUrl: `http://127.0.0.1:${closed}` })),
+    listPops(topology).map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: client, tlsUrl: `https://127.0.0.1:${closed}`, statsUrl: `http://127.0.0.1:${closed}` })),
+    "/nonexistent/ca.crt",
   );
   const file = join(dir, "outputs.json");
   writeFileSync(file, JSON.stringify(outputs));
