@@ -74,30 +74,49 @@ export function matrixIncrease(entryRegion: string, now: RouterCounters, before:
   return cells;
 }
 
+/** What a POP's health checks of one app said last: passed, failed at the app, or failed to reach the ingress. */
+export type CheckOutcome = "passed" | "failed" | "unreachable";
+
+/**
+ * The latest check outcome of one (POP, app) from two readings of its counters, or `previous` when no
+ * check ran between them (checks run once a second; the readings are a quarter of a second apart). When both
+ * a pass and a failure fall in one interval, the later of the two is taken to be the change.
+ */
+export function checkOutcome(now: ClusterHealth, before: ClusterHealth | undefined, previous: CheckOutcome | undefined): CheckOutcome | undefined {
+  if (!before) return previous;
+  const passed = increase(now.checksPassed, before.checksPassed) > 0;
+  const failed = increase(now.checksFailed, before.checksFailed) > 0;
+  const failure: CheckOutcome = increase(now.networkFailures, before.networkFailures) > 0 ? "unreachable" : "failed";
+  if (passed && failed) return previous === "passed" ? failure : "passed";
+  if (passed) return "passed";
+  if (failed) return failure;
+  return previous;
+}
+
 /**
  * One app of a datacenter as the region's readable POPs see their local cluster to it: down when
- * every one counts no healthy member or saw only failed health checks since its last reading (the
- * checks run every second, so a stopped datacenter shows before the members are counted out).
- * `ingressUnreachable`: a POP's last checks failed without reaching the ingress and no POP's passed,
- * which fails every app of the datacenter, whose own checks may not have run yet.
+ * every one counts no healthy member or its last health check failed (so a stopped datacenter shows
+ * at the first failed checks, before the members are counted out). `ingressUnreachable`: some POP's
+ * last check could not reach the ingress and no POP's last check passed, which fails every app of
+ * the datacenter, whose own checks may not have run yet.
  */
-export function appHealth(views: { now: ClusterHealth; before: ClusterHealth | undefined }[]): {
+export function appHealth(views: { now: ClusterHealth; outcome: CheckOutcome | undefined }[]): {
   health: Health;
   healthy: number | null;
   ingressUnreachable: boolean;
 } {
   if (views.length === 0) return { health: "unknown", healthy: null, ingressUnreachable: false };
-  const onlyFailed = (v: (typeof views)[0]) => v.before !== undefined && v.now.checksFailed > v.before.checksFailed && v.now.checksPassed === v.before.checksPassed;
-  const failing = (v: (typeof views)[0]) => v.now.healthy === 0 || onlyFailed(v);
-  const unreachable = (v: (typeof views)[0]) => onlyFailed(v) && v.now.networkFailures > v.before!.networkFailures;
-  const passed = (v: (typeof views)[0]) => v.before === undefined || v.now.checksPassed > v.before.checksPassed;
+  const failing = (v: (typeof views)[0]) => v.now.healthy === 0 || v.outcome === "failed" || v.outcome === "unreachable";
+  const passed = (v: (typeof views)[0]) => v.outcome === undefined || v.outcome === "passed";
   const healthy = Math.max(...views.map((v) => v.now.healthy));
-  return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.some(unreachable) && !views.some(passed) };
+  return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.some((v) => v.outcome === "unreachable") && !views.some(passed) };
 }
 
 export class LiveState {
   private latest = new Map<string, Reading>();
   private previous = new Map<string, Reading>();
+  /** The last health check outcome of each POP's local cluster to each app, by `<pop id>\n<app>`. */
+  private outcomes = new Map<string, CheckOutcome | undefined>();
   /** Requests since the dashboard started, by `<entry>\n<owner>`. */
   private matrixCounts = new Map<string, number>();
   /** Each POP's requests per second in its last interval, by owner region. */
@@ -149,6 +168,7 @@ export class LiveState {
       this.deployedPops = ids;
       this.latest.clear();
       this.previous.clear();
+      this.outcomes.clear();
     }
     const names = { regions: outputs.regions, apps: outputs.apps.map((a) => a.name) };
     const readings = await Promise.all(outputs.pops.map(async (pop) => ({ pop, reading: await readPop(pop, names), at: Date.now() })));
@@ -160,6 +180,13 @@ export class LiveState {
     const last = this.latest.get(pop.id);
     if (last) this.previous.set(pop.id, last);
     this.latest.set(pop.id, next);
+    if (next.reading.state === "up") {
+      const before = last?.reading.state === "up" ? last.reading.clusters : undefined;
+      for (const [app, now] of Object.entries(next.reading.clusters)) {
+        const key = `${pop.id}\n${app}`;
+        this.outcomes.set(key, checkOutcome(now, before?.[app], this.outcomes.get(key)));
+      }
+    }
     const before = last?.reading.state === "up" ? last.reading.counters : undefined;
     this.matrixRates.delete(pop.id);
     if (next.reading.state !== "up" || before === undefined || last === undefined) return;
@@ -189,9 +216,8 @@ export class LiveState {
     const apps = (this.model.regions.find((r) => r.name === region)?.datacenter.apps ?? []).map(({ name }) => {
       const views = pops.flatMap(({ id }) => {
         const now = this.latest.get(id)?.reading;
-        const before = this.previous.get(id)?.reading;
         const view = now?.state === "up" ? now.clusters[name] : undefined;
-        return view ? [{ now: view, before: before?.state === "up" ? before.clusters[name] : undefined }] : [];
+        return view ? [{ now: view, outcome: this.outcomes.get(`${id}\n${name}`) }] : [];
       });
       const { health, healthy, ingressUnreachable } = appHealth(views);
       return { app: name, health, healthy, ingressUnreachable };

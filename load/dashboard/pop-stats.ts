@@ -110,12 +110,19 @@ function failure(error: unknown): string {
   return error instanceof Error ? (error.name === "TimeoutError" ? "timed out" : error.message) : String(error);
 }
 
+/**
+ * The stats the page reads (the region router's and the clusters' health checks), as Envoy's own
+ * filter: a POP's whole Prometheus page is some 450 KB, this part of it 10 KB, read four times a
+ * second from every POP.
+ */
+export const DASHBOARD_STATS_FILTER = "edge_router\\.|^cluster\\.[^.]+\\.(health_check\\.|membership_healthy$)";
+
 /** Reads one POP; a stats listener that does not answer, or a POP not ready, is `down` with the reason. */
 export async function readPop(pop: PopOutput, names: StatNames, timeoutMs = 800): Promise<PopReading> {
   try {
     const ready = await getText(`${pop.statsUrl}/ready`, timeoutMs);
     if (ready.status !== 200) return { state: "down", reason: `/ready answered ${ready.status}` };
-    const stats = await getText(`${pop.statsUrl}/stats/prometheus`, timeoutMs);
+    const stats = await getText(`${pop.statsUrl}/stats/prometheus?filter=${encodeURIComponent(DASHBOARD_STATS_FILTER)}`, timeoutMs);
     if (stats.status !== 200) return { state: "down", reason: `/stats/prometheus answered ${stats.status}` };
     const page = parsePrometheusText(stats.body);
     return { state: "up", counters: routerCounters(page, names), clusters: localClusterHealth(page, pop.region, names.apps) };

@@ -2,7 +2,7 @@
 // from /api/state, and sends the composer's requests through /api/request, drawing the path taken.
 import type { ComposeRequest, ComposeResult, DashboardState, Decision, NetworkModel, PopDecisions, RequestRefusal } from "../wire.ts";
 
-const REFRESH_MS = 500;
+const REFRESH_MS = 250;
 const $ = <T extends Element = HTMLElement>(selector: string, root: ParentNode = document): T => {
   const found = root.querySelector<T>(selector);
   if (!found) throw new Error(`the page has no ${selector}`);

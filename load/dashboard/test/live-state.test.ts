@@ -8,7 +8,7 @@ import { validRaw } from "../../../infra/topology/test/fixtures.ts";
 import { parsePrometheusText } from "../../lib/prometheus-text.ts";
 import { launchChromium } from "../browser.ts";
 import { networkSvg } from "../diagram-svg.ts";
-import { appHealth, bucketP95, increase, matrixIncrease } from "../live-state.ts";
+import { appHealth, checkOutcome, bucketP95, increase, matrixIncrease } from "../live-state.ts";
 import { networkModel } from "../network.ts";
 import { localClusterHealth, routerCounters, type RouterCounters } from "../pop-stats.ts";
 
@@ -64,19 +64,31 @@ test("increase: a counter lower than before is a restarted Envoy's, counted from
   assert.equal(increase(5, undefined), 0);
 });
 
-test("appHealth: down once every POP sees no healthy member or only failed checks since its last reading; unknown without a view", () => {
+test("checkOutcome: the last check since the previous reading; no check keeps the last outcome; a pass and a failure in one interval are a change", () => {
   const view = (values: Record<string, number>) => localClusterHealth(page(values), "us-east", ["catalog"]).catalog!;
-  const steady = { now: view({ passed: 6 }), before: view({ passed: 5 }) };
-  const failing = { now: view({ passed: 5, failed: 1 }), before: view({ passed: 5 }) };
-  const empty = { now: view({ healthy: 0 }), before: undefined };
-  const unreachable = { now: view({ passed: 5, failed: 1, network: 1 }), before: view({ passed: 5 }) };
+  const base = view({ passed: 5, failed: 1, network: 1 });
+  assert.equal(checkOutcome(view({ passed: 6, failed: 1, network: 1 }), base, undefined), "passed");
+  assert.equal(checkOutcome(view({ passed: 5, failed: 2, network: 1 }), base, "passed"), "failed");
+  assert.equal(checkOutcome(view({ passed: 5, failed: 2, network: 2 }), base, "passed"), "unreachable");
+  assert.equal(checkOutcome(base, base, "unreachable"), "unreachable", "no check ran: the last outcome holds");
+  assert.equal(checkOutcome(view({ passed: 6, failed: 2, network: 2 }), base, "passed"), "unreachable", "it was passing: the failure is the change");
+  assert.equal(checkOutcome(view({ passed: 6, failed: 2, network: 2 }), base, "unreachable"), "passed", "it was failing: the pass is the change");
+  assert.equal(checkOutcome(base, undefined, undefined), undefined);
+});
+
+test("appHealth: down once every POP sees no healthy member or its last check failed; unknown without a view", () => {
+  const view = (values: Record<string, number>) => localClusterHealth(page(values), "us-east", ["catalog"]).catalog!;
+  const steady = { now: view({ passed: 6 }), outcome: "passed" as const };
+  const failing = { now: view({ passed: 5, failed: 1 }), outcome: "failed" as const };
+  const empty = { now: view({ healthy: 0 }), outcome: undefined };
+  const unreachable = { now: view({ passed: 5, failed: 1, network: 1 }), outcome: "unreachable" as const };
   const noIngress = { health: "down", healthy: 1, ingressUnreachable: true };
   assert.deepEqual(appHealth([steady]), { health: "up", healthy: 1, ingressUnreachable: false });
   assert.deepEqual(appHealth([failing]), { health: "down", healthy: 1, ingressUnreachable: false }, "the app failed, the ingress answered");
   assert.deepEqual(appHealth([failing, empty]), { health: "down", healthy: 1, ingressUnreachable: false });
   assert.deepEqual(appHealth([failing, steady]), { health: "up", healthy: 1, ingressUnreachable: false }, "one POP still passes its checks");
   assert.deepEqual(appHealth([unreachable, unreachable]), noIngress, "no POP reaches the ingress");
-  assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, true, "one POP cannot reach it, the other has no pass either");
+  assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, true, "one POP cannot reach it, the other's last check failed too");
   assert.deepEqual(appHealth([unreachable, steady]).ingressUnreachable, false, "one POP still passes its checks");
   assert.deepEqual(appHealth([]), { health: "unknown", healthy: null, ingressUnreachable: false });
 });
