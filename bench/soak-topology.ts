@@ -57,13 +57,13 @@ export function soakTopology(): Topology {
       {
         name: HOME_REGION,
         jurisdiction: JURISDICTION,
-        pops: [{ name: "p1", clientPort: 38001, statsPort: 39001, tlsPort: 38501 }],
+        pops: [{ name: "p1", clientPort: 38001, statsPort: 39001, tlsPort: 38301 }],
         datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 2 }, search: { replicas: 1 } } },
       },
       {
         name: PEER_REGION,
         jurisdiction: JURISDICTION,
-        pops: [{ name: "p1", clientPort: 38011, statsPort: 39011, tlsPort: 38511 }],
+        pops: [{ name: "p1", clientPort: 38011, statsPort: 39011, tlsPort: 38311 }],
         datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
       },
     ],

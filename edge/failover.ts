@@ -143,7 +143,7 @@ export const HEALTH_CHECK_TIMEOUT_MS = 1000;
  * peer POP), so a returning datacenter is back everywhere within about 0.75 s of its app answering.
  */
 export function healthCheck(path: string, codec: "HTTP1" | "HTTP2" = "HTTP2", intervalMs = 1000): HealthCheck {
-  const interval = `${intervalMs / 1000}s`;
+  const interval = `${intervalMs / 1000}s` as const;
   return {
     // A host that dies without closing its connections (its container's network gone) is found by
     // this timeout, so it stays short; an app's health crosses up to three proxies within it.

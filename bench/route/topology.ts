@@ -29,7 +29,7 @@ export function routeBenchTopology(): Topology {
     regions: [HOME_REGION, PEER_REGION].map((name, index) => ({
       name,
       jurisdiction: JURISDICTION,
-      pops: [{ name: MEASURED_POP, clientPort: 38101 + index * 10, statsPort: 39101 + index * 10, tlsPort: 38601 + index * 10 }],
+      pops: [{ name: MEASURED_POP, clientPort: 38101 + index * 10, statsPort: 39101 + index * 10, tlsPort: 38401 + index * 10 }],
       datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
     })),
     tenants,

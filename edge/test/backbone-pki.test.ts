@@ -58,7 +58,7 @@ describe("backbone PKI", () => {
     const dir = join(scratch, "grow");
     ensureBackbonePki(topology, dir);
     const raw = validRaw();
-    raw.regions[1].pops.push({ name: "p9", clientPort: 28019, statsPort: 29019, tlsPort: 28519 });
+    raw.regions[1].pops.push({ name: "p9", clientPort: 28019, statsPort: 29019, tlsPort: 28319 });
     const grown = ensureBackbonePki(validateTopology(raw), dir);
     assert.equal(grown.caCreated, false);
     assert.deepEqual(grown.issued, [`${raw.regions[1].name}-p9`]);

@@ -418,7 +418,7 @@ describe("placements", () => {
           jurisdiction: "eu",
           dockerHost: "ssh://ops@left.hosts.test",
           backbonePort: 18400,
-          pops: [{ name: "a", clientPort: 18001, statsPort: 19001, tlsPort: 18501 }],
+          pops: [{ name: "a", clientPort: 18001, statsPort: 19001, tlsPort: 18301 }],
           datacenter: { apps: { web: { replicas: 1 } } },
         },
         {
@@ -427,8 +427,8 @@ describe("placements", () => {
           dockerHost: "tcp://10.9.8.7:2376",
           backbonePort: 18500,
           pops: [
-            { name: "a", clientPort: 18011, statsPort: 19011, tlsPort: 18511 },
-            { name: "b", clientPort: 18012, statsPort: 19012, tlsPort: 18512 },
+            { name: "a", clientPort: 18011, statsPort: 19011, tlsPort: 18311 },
+            { name: "b", clientPort: 18012, statsPort: 19012, tlsPort: 18312 },
           ],
           datacenter: { apps: { web: { replicas: 1 } } },
         },

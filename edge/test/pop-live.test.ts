@@ -32,8 +32,8 @@ const topology = validateTopology({
   jwt: { issuer: "https://login.live.test", audiences: ["live-api"] },
   apps: [{ name: "cart", prefix: "/cart" }],
   regions: [
-    { name: "north", jurisdiction: "eu", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001, tlsPort: 28501 }], datacenter: { apps: { cart: { replicas: 1 } } } },
-    { name: "south", jurisdiction: "us", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011, tlsPort: 28511 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "north", jurisdiction: "eu", pops: [{ name: "p1", clientPort: 28001, statsPort: 29001, tlsPort: 28301 }], datacenter: { apps: { cart: { replicas: 1 } } } },
+    { name: "south", jurisdiction: "us", pops: [{ name: "p1", clientPort: 28011, statsPort: 29011, tlsPort: 28311 }], datacenter: { apps: { cart: { replicas: 1 } } } },
   ],
   tenants: [
     { host: "alpha.live.test", region: "north" },
@@ -106,7 +106,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
     const envoy = toolPath("envoy");
     const wasmPath = ensureFilterWasm();
     const needed = topology.regions.reduce(
-      (sum, region) => sum + region.pops.length * 4 + region.datacenter.ingressReplicas * 3 + topology.apps.length + 1,
+      (sum, region) => sum + region.pops.length * 5 + region.datacenter.ingressReplicas * 3 + topology.apps.length + 1,
       0,
     );
     const ports = await freePorts(needed);

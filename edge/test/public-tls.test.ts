@@ -233,7 +233,8 @@ describe("Public TLS in real Envoy: redirectCleartext", () => {
   it("the cleartext port answers 301 to the same host and path on the POP's TLS port, for any method and token", async () => {
     const tenant = topology.tenants[0]!;
     const port = tlsPort(edge.tlsUrl("north", "p1"));
-    for (const headers of [{ host: tenant.host }, { host: tenant.host, authorization: "Bearer forged.token.value" }]) {
+    const variants: Record<string, string>[] = [{ host: tenant.host }, { host: tenant.host, authorization: "Bearer forged.token.value" }];
+    for (const headers of variants) {
       const reply = await get(`${edge.clientUrl("north", "p1")}/cart/1?x=1`, headers);
       assert.equal(reply.status, 301, reply.body);
       assert.equal(reply.headers.location, `https://${tenant.host}:${port}/cart/1?x=1`);

@@ -107,7 +107,7 @@ test("RegionStack: a region's containers are exactly its POPs, ingress, app repl
   });
 });
 
-test("Pop: client and stats ports are published on 127.0.0.1 only, and nothing else is published", () => {
+test("Pop: client, TLS and stats ports are published on 127.0.0.1 only, and nothing else is published", () => {
   const topology = validateTopology(validRaw());
   const { regions } = synthRegions(topology);
   const all = regions.flatMap(containers);
@@ -116,7 +116,7 @@ test("Pop: client and stats ports are published on 127.0.0.1 only, and nothing e
     if (label(c, LABEL_ROLE) !== "pop") assert.equal(c.ports?.length ?? 0, 0, `${c.name} is not a POP and publishes nothing`);
   }
   const pop = all.find((c) => c.name === popContainer(topology.project, "north", "p1"))!;
-  assert.deepEqual(pop.ports!.map((p) => [p.external, p.internal]).sort(), [[28001, topology.ports.popClient], [29001, topology.ports.envoyStats]].sort());
+  assert.deepEqual(pop.ports!.map((p) => [p.external, p.internal]).sort(), [[28001, topology.ports.popClient], [28301, topology.ports.popClientTls], [29001, topology.ports.envoyStats]].sort());
 });
 
 test("Networks: POPs and the discovery service (a global directory) join the backbone and their datacenter network; ingress and apps only their datacenter network", () => {

@@ -55,7 +55,7 @@ export async function runningDeploy(topology: Topology): Promise<DeployOutputs |
   const wanted = topology.regions.flatMap((r) => r.pops.map((p) => popId(r.name, p.name))).sort();
   if (outputs.project !== topology.project || JSON.stringify(outputs.pops.map((p) => p.id).sort()) !== JSON.stringify(wanted)) return undefined;
   if (unhealthyContainers(containerHealth(topology.project), listContainers(topology).map((c) => c.name)).length > 0) return undefined;
-  return (await checkRouting(topology, outputs.pops, 3000)).length === 0 ? outputs : undefined;
+  return (await checkRouting(topology, outputs.pops, outputs.ca, 3000)).length === 0 ? outputs : undefined;
 }
 
 export interface ScenarioRunOptions {

@@ -220,7 +220,7 @@ export async function runWithFault(
 async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
   const unhealthy = await waitHealthy(ctx.topology.project, listContainers(ctx.topology).map((c) => c.name), 120_000);
   if (unhealthy.length > 0) throw new Error(`not healthy after the restore: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`);
-  const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, 60_000);
+  const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, ctx.outputs.ca, 60_000);
   if (misrouted.length > 0) throw new Error(`routing not restored: ${misrouted.slice(0, 3).join("; ")}`);
   // The next scenario's baseline: every peer has every POP back in rotation.
   const lagging = await waitAllPeersHealthy(ctx.outputs.pops, 60_000);

@@ -34,14 +34,16 @@ async function closedPort(): Promise<number> {
 function fixtureOutputs(overrides: Partial<Record<"bStatsUrl" | "bClientUrl", string>> = {}): DeployOutputs {
   return {
     project: "fixture",
+    ca: "/nonexistent/ca.crt",
     regions: [REGION_A, REGION_B],
     pops: [
-      { id: `${REGION_A}-pop-1`, region: REGION_A, pop: "pop-1", clientUrl: appA.url, statsUrl: appA.url },
+      { id: `${REGION_A}-pop-1`, region: REGION_A, pop: "pop-1", clientUrl: appA.url, tlsUrl: "https://127.0.0.1:1", statsUrl: appA.url },
       {
         id: `${REGION_B}-pop-1`,
         region: REGION_B,
         pop: "pop-1",
         clientUrl: overrides.bClientUrl ?? appB.url,
+        tlsUrl: "https://127.0.0.1:1",
         statsUrl: overrides.bStatsUrl ?? appB.url,
       },
     ],

@@ -112,8 +112,8 @@ describe("fault plan", () => {
     const outputs = {
       regions: REGIONS,
       pops: [
-        { id: "a-1", region: A, pop: "1", clientUrl: "http://a1", statsUrl: "" },
-        { id: "b-1", region: B, pop: "1", clientUrl: "http://b1", statsUrl: "" },
+        { id: "a-1", region: A, pop: "1", clientUrl: "http://a1", tlsUrl: "https://127.0.0.1:1", statsUrl: "" },
+        { id: "b-1", region: B, pop: "1", clientUrl: "http://b1", tlsUrl: "https://127.0.0.1:1", statsUrl: "" },
       ],
       tenants: [{ host: "t.a.test", region: A }, { host: "t.b.test", region: B }],
       apps: [
@@ -199,10 +199,11 @@ describe("fault-load k6 script", () => {
   test("fault load: misrouted requests fail the run, are counted per owner region and logged with their send time", async () => {
     const outputs: DeployOutputs = {
       project: "fixture",
+      ca: "/nonexistent/ca.crt",
       regions: REGIONS,
       pops: [
-        { id: `${A}-pop-1`, region: A, pop: "pop-1", clientUrl: appA.url, statsUrl: appA.url },
-        { id: `${B}-pop-1`, region: B, pop: "pop-1", clientUrl: appB.url, statsUrl: appB.url },
+        { id: `${A}-pop-1`, region: A, pop: "pop-1", clientUrl: appA.url, tlsUrl: "https://127.0.0.1:1", statsUrl: appA.url },
+        { id: `${B}-pop-1`, region: B, pop: "pop-1", clientUrl: appB.url, tlsUrl: "https://127.0.0.1:1", statsUrl: appB.url },
       ],
       tenants: [{ host: "shop.region-a.test", region: A }, { host: "news.region-b.test", region: B }],
       apps: [{ name: "catalog", prefix: "/catalog", serving: { [A]: [A], [B]: [B] }, residency: "none" }],

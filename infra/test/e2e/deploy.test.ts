@@ -231,3 +231,18 @@ test("destroy: no container, network or image of the deploy is left", async () =
   await destroy({ quiet: true });
   assert.deepEqual(projectObjects(topology.project), { containers: [], networks: [], images: [] });
 });
+
+const popContainerOf = (region: string, pop: string) => popContainer(topology.project, region, pop);
+
+/** The serial of the certificate a POP's TLS listener serves to a new handshake (verified against the CA). */
+function servedSerial(tlsUrl: string, caPath: string): Promise<string> {
+  const url = new URL(tlsUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: url.hostname, port: Number(url.port), ca: readFileSync(caPath, "utf8"), servername: "localhost" }, () => {
+      const serial = socket.getPeerX509Certificate()?.serialNumber ?? "";
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.once("error", reject);
+  });
+}

@@ -15,15 +15,15 @@ export function validRaw(): Record<string, any> {
         name: "north",
         jurisdiction: "eu",
         pops: [
-          { name: "p1", clientPort: 28001, statsPort: 29001, tlsPort: 28501 },
-          { name: "p2", clientPort: 28002, statsPort: 29002, tlsPort: 28502 },
+          { name: "p1", clientPort: 28001, statsPort: 29001, tlsPort: 28301 },
+          { name: "p2", clientPort: 28002, statsPort: 29002, tlsPort: 28302 },
         ],
         datacenter: { ingressReplicas: 1, apps: { cart: { replicas: 1 }, search: { replicas: 2 } } },
       },
       {
         name: "south",
         jurisdiction: "us",
-        pops: [{ name: "p1", clientPort: 28011, statsPort: 29011, tlsPort: 28511 }],
+        pops: [{ name: "p1", clientPort: 28011, statsPort: 29011, tlsPort: 28311 }],
         datacenter: { apps: { cart: { replicas: 1 }, search: { replicas: 1 } } },
       },
     ],
@@ -43,7 +43,7 @@ export function withRegion(raw: Record<string, any>, name: string, jurisdiction:
   raw.regions.push({
     name,
     jurisdiction,
-    pops: [{ name: "p1", clientPort: 28001 + offset, statsPort: 29001 + offset, tlsPort: 28501 + offset }],
+    pops: [{ name: "p1", clientPort: 28001 + offset, statsPort: 29001 + offset, tlsPort: 28301 + offset }],
     datacenter: { apps: Object.fromEntries(raw.apps.map((app: { name: string }) => [app.name, { replicas: 1 }])) },
   });
   return raw;

@@ -55,8 +55,9 @@ describe("loading the topology", () => {
     );
     assert.equal(topology.jwt.regionClaim, "region");
     assert.deepEqual(topology.ports, {
-      popClient: 8080, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080,
+      popClient: 8080, popClientTls: 8444, popBackbone: 8443, envoyAdmin: 9901, envoyStats: 9902, ingress: 8080, app: 8080, discovery: 8080,
     });
+    assert.deepEqual(topology.tls, { domain: "edgerim.test", redirectCleartext: false });
     assert.equal(topology.regions[1]!.datacenter.ingressReplicas, 1);
   });
 

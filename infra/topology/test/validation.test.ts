@@ -327,6 +327,24 @@ describe("topology validation", () => {
     assertOnlyProblem(invalid, "routing.discovery.timeoutMs", "20000 is not below timeouts.routeMs (15000)");
   });
 
+  it("TLS: a POP's tlsPort is required and clashes like any published port; tls settings are checked", () => {
+    const missing = validRaw();
+    delete missing.regions[0].pops[0].tlsPort;
+    assert.ok(problemsOf(missing).some((p) => p.startsWith("regions[0].pops[0].tlsPort")), problemsOf(missing).join("; "));
+    const clash = validRaw();
+    clash.regions[1].pops[0].tlsPort = 28001;
+    assertOnlyProblem(clash, "regions[1].pops[0].tlsPort", "28001 is already used as a published host port at regions[0].pops[0].clientPort");
+    const redirect = validRaw();
+    redirect.tls = { redirectCleartext: "yes" };
+    assertOnlyProblem(redirect, "tls.redirectCleartext", '"yes" is not true or false; expected a boolean');
+    const domain = validRaw();
+    domain.tls = { domain: "not a domain" };
+    assert.ok(problemsOf(domain).some((p) => p.startsWith("tls.domain")), problemsOf(domain).join("; "));
+    const samePort = validRaw();
+    samePort.ports = { popClientTls: 8443 };
+    assert.ok(problemsOf(samePort).some((p) => p.includes("popClientTls") || p.includes("popBackbone")), problemsOf(samePort).join("; "));
+  });
+
   it("Ports: published host ports do not clash across the topology", () => {
     const acrossRegions = validRaw();
     acrossRegions.regions[1].pops[0].statsPort = 28001;

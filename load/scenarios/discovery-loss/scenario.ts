@@ -27,7 +27,7 @@ export const discoveryLoss: Scenario = {
     if (fallback.policy !== "reject") throw new Error(`discovery-loss expects routing.fallback.policy reject (503 no_owner); the topology has ${fallback.policy}`);
     const container = discoveryContainer(ctx.topology.project, region.name);
     // Every POP looks every tenant up once now, so each tenant is cached everywhere before the loss.
-    const cold = await checkRouting(ctx.topology, ctx.outputs.pops, 30_000);
+    const cold = await checkRouting(ctx.topology, ctx.outputs.pops, ctx.outputs.ca, 30_000);
     if (cold.length > 0) throw new Error(`could not warm the tenant caches: ${cold.slice(0, 3).join("; ")}`);
     const downSeconds = ctx.form === "full" ? 600 : discovery.cacheTtlSeconds + 15;
     const run = await runWithFault(
