@@ -2,7 +2,7 @@
 // POP containers, with no restart: Envoy watches the SDS file's directory and serves the new
 // certificate to every new handshake within a second or two; open connections keep theirs.
 import { join } from "node:path";
-import { run } from "../../scripts/toolchain/commands.ts";
+import { execFile } from "node:child_process";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR } from "../../edge/public-tls.ts";
 import { CONTAINER_PUBLIC_TLS } from "../../edge/placement.ts";
@@ -21,23 +21,27 @@ export interface CertRotation {
   serials: Record<string, string>;
 }
 
-function docker(args: string[]): void {
-  const r = run("docker", args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(" ")}: ${r.stderr.trim() || `exit ${r.code}`}`);
+/** One docker command, without blocking the event loop (tests keep traffic running during a rotation). */
+function docker(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("docker", args, { encoding: "utf8" }, (error, _stdout, stderr) =>
+      error ? reject(new Error(`docker ${args.join(" ")}: ${stderr.trim() || error.message}`)) : resolve(),
+    );
+  });
 }
 
 /**
  * New certificates for every POP from the public CA (state `<state>/public-tls/`), each copied into
  * its container beside the SDS file and renamed over it there: Envoy's watch sees one complete file.
  */
-export function rotateCertificates(topology: Topology): CertRotation {
+export async function rotateCertificates(topology: Topology): Promise<CertRotation> {
   const pki = ensurePublicPki(topology, join(stateDir, PUBLIC_TLS_STATE_SUBDIR), { reissue: true });
   const serials: Record<string, string> = {};
   const pending = join(CONTAINER_PUBLIC_TLS.watchedDir, ".rotation.pending");
   for (const { region, pop } of listPops(topology)) {
     const container = popContainer(topology.project, region.name, pop.name);
-    docker(["cp", pki.sdsFile(region.name, pop.name).sdsPath, `${container}:${pending}`]);
-    docker(["exec", container, BUSYBOX, "mv", "-f", pending, CONTAINER_PUBLIC_TLS.sdsPath]);
+    await docker(["cp", pki.sdsFile(region.name, pop.name).sdsPath, `${container}:${pending}`]);
+    await docker(["exec", container, BUSYBOX, "mv", "-f", pending, CONTAINER_PUBLIC_TLS.sdsPath]);
     serials[popId(region.name, pop.name)] = new X509Certificate(readFileSync(pki.pop(region.name, pop.name).certPath)).serialNumber;
   }
   return { serials };
@@ -50,7 +54,7 @@ if (isEntryPoint(import.meta.url)) {
     const what = process.argv[2];
     if (what !== "certs") throw new Error(`${what === undefined ? "nothing to rotate" : `cannot rotate ${what}`}; ${USAGE}`);
     const topology = loadTopology(topologyPath());
-    const rotation = rotateCertificates(topology);
+    const rotation = await rotateCertificates(topology);
     for (const [id, serial] of Object.entries(rotation.serials)) console.log(`  ${id.padEnd(28)} serial ${serial}`);
     console.log(`rotate: ${Object.keys(rotation.serials).length} POP certificate(s) replaced in place; no container restarted`);
   } catch (e) {
