@@ -21,7 +21,7 @@ import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluste
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
 import { freePorts } from "./port-blocks.ts";
-import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR, publicTlsPaths, type PublicPki } from "./public-tls.ts";
+import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR, type PublicPki } from "./public-tls.ts";
 
 export interface LoopbackEdgeOptions {
   topologyPath?: string;
@@ -88,7 +88,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
     jwksPath: keys.jwksPath,
     topologyPath: options.topologyPath ?? "topology",
     backboneTls: backboneTlsPaths(pki),
-    publicTls: publicTlsPaths(publicPki),
+    publicTls: publicPki.sdsFile,
   });
   const apps = new Map<string, AppServer>();
   const discovery = new Map<string, DiscoveryServer>();

@@ -40,8 +40,8 @@ export function publicPopSubject(topology: Topology, region: string, pop: string
 }
 
 export interface PublicPki extends BackbonePki {
-  /** Each POP's SDS file on this host, by pop id. */
-  sdsFile(region: string, pop: string): PublicTlsFiles;
+  /** Each POP's SDS file as a proxy on this host sees it (loopback processes, validation, the deploy's upload). */
+  sdsFile: PublicTlsPaths;
 }
 
 /**
@@ -61,7 +61,7 @@ export function ensurePublicPki(topology: Topology, dir: string, options: PkiOpt
   return { ...pki, sdsFile };
 }
 
-export function sdsDocument(certPem: string, keyPem: string): SdsSecretFile {
+function sdsDocument(certPem: string, keyPem: string): SdsSecretFile {
   return {
     resources: [{
       "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
@@ -72,7 +72,7 @@ export function sdsDocument(certPem: string, keyPem: string): SdsSecretFile {
 }
 
 /** The SDS file's text: JSON, which Envoy reads as YAML. */
-export function sdsText(certPem: string, keyPem: string): string {
+function sdsText(certPem: string, keyPem: string): string {
   return `${JSON.stringify(sdsDocument(certPem, keyPem), null, 2)}\n`;
 }
 
@@ -102,9 +102,4 @@ export function publicListenerTls(files: PublicTlsFiles): DownstreamTlsTransport
       require_client_certificate: false,
     },
   };
-}
-
-/** The PKI's SDS files as proxies on this host see them (loopback processes, validation). */
-export function publicTlsPaths(pki: PublicPki): PublicTlsPaths {
-  return (region, pop) => pki.sdsFile(region, pop);
 }

@@ -7,7 +7,7 @@ import { backboneTlsPaths, ensureBackbonePki } from "./backbone-pki.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
 import { ensureFilterWasm, validateBootstraps, writeThrowawayJwks } from "./envoy-validation.ts";
 import { dockerPlacement } from "./placement.ts";
-import { ensurePublicPki, publicTlsPaths } from "./public-tls.ts";
+import { ensurePublicPki } from "./public-tls.ts";
 
 /**
  * `npm run validate [-- --topology FILE]`: renders every bootstrap for Docker into a temporary
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
       jwksPath: writeThrowawayJwks(join(dir, "jwks.json")),
       topologyPath: source,
       backboneTls: backboneTlsPaths(ensureBackbonePki(topology, join(dir, "backbone"))),
-      publicTls: publicTlsPaths(ensurePublicPki(topology, join(dir, "public-tls"))),
+      publicTls: ensurePublicPki(topology, join(dir, "public-tls")).sdsFile,
     };
     const files = writeProxies(dir, renderProxies(topology, dockerPlacement(topology), inputs), inputs);
     const results = await validateBootstraps(envoy, files);

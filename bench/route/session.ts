@@ -12,7 +12,7 @@ import { ensureFilterWasm } from "../../edge/envoy-validation.ts";
 import { regionRouterConfig } from "../../edge/filter-config.ts";
 import { freePorts } from "../../edge/loopback-edge.ts";
 import type { Endpoint, Placement, PopListeners } from "../../edge/placement.ts";
-import { ensurePublicPki, publicTlsPaths } from "../../edge/public-tls.ts";
+import { ensurePublicPki } from "../../edge/public-tls.ts";
 import { popBootstrap } from "../../edge/pop.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
@@ -114,7 +114,7 @@ export async function openSession(): Promise<BenchSession> {
       tokens,
     };
     const started = upstream;
-    const publicTls = publicTlsPaths(ensurePublicPki(topology, join(dir, "state", "public-tls")));
+    const publicTls = ensurePublicPki(topology, join(dir, "state", "public-tls")).sdsFile;
     const inputs = { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: "bench/route/topology.ts", backboneTls: tlsPaths, publicTls };
     return {
       dir,

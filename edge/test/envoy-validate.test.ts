@@ -12,7 +12,7 @@ import { bootstrapYaml, renderProxies, writeProxies } from "../bootstraps.ts";
 import { ensureFilterWasm, validateBootstrap, validateBootstraps, writeThrowawayJwks } from "../envoy-validation.ts";
 import { dockerPlacement, loopbackPlacement, type Placement } from "../placement.ts";
 import { defaultTopology, fourRegionTopology, sequentialPorts } from "./fixtures.ts";
-import { ensurePublicPki, publicTlsPaths } from "../public-tls.ts";
+import { ensurePublicPki } from "../public-tls.ts";
 
 // Every rendered bootstrap must pass the real Envoy binary with the real region-router module.
 
@@ -23,7 +23,7 @@ let envoy = "";
 let wasmPath = "";
 let jwksPath = "";
 /** Envoy reads every TLS file while validating, so each topology gets a real throwaway PKI. */
-const throwawayPublicTls = (topology: Topology) => publicTlsPaths(ensurePublicPki(topology, mkdtempSync(join(scratch, "public-tls-"))));
+const throwawayPublicTls = (topology: Topology) => ensurePublicPki(topology, mkdtempSync(join(scratch, "public-tls-"))).sdsFile;
 const throwawayTls = (topology: Topology) => backboneTlsPaths(ensureBackbonePki(topology, mkdtempSync(join(scratch, "backbone-"))));
 
 before(() => {

@@ -18,7 +18,7 @@ import { ensureFilterWasm } from "../envoy-validation.ts";
 import { loopbackPlacement, type Endpoint, type Placement } from "../placement.ts";
 import { freePorts } from "../loopback-edge.ts";
 import { backboneRequest, type BackboneClientTls } from "./backbone-client.ts";
-import { ensurePublicPki, publicTlsPaths } from "../public-tls.ts";
+import { ensurePublicPki } from "../public-tls.ts";
 
 /**
  * Two POPs rendered for loopback run as real Envoy processes with the built region router. Each
@@ -145,7 +145,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
     }
 
     pki = ensureBackbonePki(topology, join(scratch, "backbone"));
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki), publicTls: publicTlsPaths(ensurePublicPki(topology, join(scratch, "public-tls"))) };
+    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki), publicTls: ensurePublicPki(topology, join(scratch, "public-tls")).sdsFile };
     const files = writeProxies(scratch, renderProxies(topology, placement, inputs).filter((proxy) => proxy.kind === "pop"), inputs);
     for (const file of files) {
       const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });

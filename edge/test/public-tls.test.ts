@@ -6,8 +6,7 @@ import { readFileSync } from "node:fs";
 import { connect as connectH2 } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect as connectTcp } from "node:net";
-import { connect as connectTls, type ConnectionOptions, type TLSSocket } from "node:tls";
-import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { validateTopology } from "../../infra/topology/load.ts";
 import { validRaw } from "../../infra/topology/test/fixtures.ts";
 import { popId, popPublicName } from "../../infra/topology/names.ts";
@@ -15,20 +14,9 @@ import { signToken } from "../../upstreams/tokens/sign.ts";
 import { startLoopbackEdge, type LoopbackEdge } from "../loopback-edge.ts";
 import { ensurePublicPki } from "../public-tls.ts";
 import { get } from "./http-get.ts";
+import { handshake } from "./tls-client.ts";
 
 const tlsPort = (url: string) => Number(new URL(url).port);
-
-/** The TLS handshake alone: what was negotiated and the certificate served, or the error. */
-function handshake(port: number, options: ConnectionOptions): Promise<{ socket: TLSSocket; cert: X509Certificate }> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({ host: "127.0.0.1", port, ...options }, () => {
-      const peer = socket.getPeerX509Certificate();
-      if (!peer) return reject(new Error("no server certificate"));
-      resolve({ socket, cert: peer });
-    });
-    socket.once("error", reject);
-  });
-}
 
 interface TlsReply {
   status: number;
@@ -182,6 +170,7 @@ describe("Public TLS in real Envoy", () => {
   it("without redirectCleartext the cleartext port serves as before", async () => {
     const reply = await get(`${edge.clientUrl("north", "p1")}/cart/1`, { authorization: `Bearer ${token("south")}` });
     assert.equal(reply.status, 200, reply.body);
+    assert.equal(servedBy(reply.body), "south", "routed to the token's region, not redirected");
   });
 
   it("rotation: new certificates are served within 5 s with no restart and no failed request", async () => {

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { run } from "../../scripts/toolchain/commands.ts";
 import { LABEL_PROJECT } from "../constructs/labels.ts";
 
@@ -90,4 +91,13 @@ export function removeNetwork(name: string): string | null {
     for (const endpoint of endpoints) run("docker", ["network", "disconnect", "--force", name, endpoint]);
   }
   return `docker network rm ${name}: ${error}`;
+}
+
+/** A Docker command that must succeed, without blocking the event loop (traffic keeps running meanwhile); its stdout. */
+export function dockerAsync(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("docker", args, { encoding: "utf8" }, (error, stdout, stderr) =>
+      error ? reject(new Error(`docker ${args.join(" ")}: ${stderr.trim() || error.message}`)) : resolve(stdout),
+    ),
+  );
 }

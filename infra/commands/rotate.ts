@@ -2,7 +2,6 @@
 // POP containers, with no restart: Envoy watches the SDS file's directory and serves the new
 // certificate to every new handshake within a second or two; open connections keep theirs.
 import { join } from "node:path";
-import { execFile } from "node:child_process";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR } from "../../edge/public-tls.ts";
 import { CONTAINER_PUBLIC_TLS } from "../../edge/placement.ts";
@@ -13,21 +12,13 @@ import type { Topology } from "../topology/model.ts";
 import { BUSYBOX } from "../constructs/container-settings.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { reportFailure } from "./step.ts";
+import { dockerAsync } from "./docker-objects.ts";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 export interface CertRotation {
   /** Per pop id, the serial of the certificate it serves from now on. */
   serials: Record<string, string>;
-}
-
-/** One docker command, without blocking the event loop (tests keep traffic running during a rotation). */
-function docker(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile("docker", args, { encoding: "utf8" }, (error, _stdout, stderr) =>
-      error ? reject(new Error(`docker ${args.join(" ")}: ${stderr.trim() || error.message}`)) : resolve(),
-    );
-  });
 }
 
 /**
@@ -40,8 +31,8 @@ export async function rotateCertificates(topology: Topology): Promise<CertRotati
   const pending = join(CONTAINER_PUBLIC_TLS.watchedDir, ".rotation.pending");
   for (const { region, pop } of listPops(topology)) {
     const container = popContainer(topology.project, region.name, pop.name);
-    await docker(["cp", pki.sdsFile(region.name, pop.name).sdsPath, `${container}:${pending}`]);
-    await docker(["exec", container, BUSYBOX, "mv", "-f", pending, CONTAINER_PUBLIC_TLS.sdsPath]);
+    await dockerAsync(["cp", pki.sdsFile(region.name, pop.name).sdsPath, `${container}:${pending}`]);
+    await dockerAsync(["exec", container, BUSYBOX, "mv", "-f", pending, CONTAINER_PUBLIC_TLS.sdsPath]);
     serials[popId(region.name, pop.name)] = new X509Certificate(readFileSync(pki.pop(region.name, pop.name).certPath)).serialNumber;
   }
   return { serials };

@@ -1,6 +1,5 @@
 // What every fault scenario shares: its typed result row, the restore stack that undoes a fault
 // on any exit, Docker actions, and the timeline (clean load, fault, optional restore, k6 ends).
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../scripts/toolchain/commands.ts";
@@ -114,13 +113,7 @@ export function docker(args: string[]): string {
 }
 
 /** The same, without blocking the event loop, for faults injected while k6 and pollers run. */
-export function dockerAsync(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile("docker", args, { encoding: "utf8" }, (error, stdout, stderr) =>
-      error ? reject(new Error(`docker ${args.join(" ")}: ${stderr.trim() || error.message}`)) : resolve(stdout),
-    ),
-  );
-}
+export { dockerAsync } from "../../infra/commands/docker-objects.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

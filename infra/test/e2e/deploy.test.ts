@@ -4,7 +4,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { connect as connectTls } from "node:tls";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import { SCENARIO_NAMES } from "../../../load/scenarios/scenario.ts";
 import { formatReliabilityTable } from "../../../load/scenarios/reliability-table.ts";
 import { runGrpcLoad } from "../../../load/grpc-run.ts";
 import { rotateCertificates } from "../../commands/rotate.ts";
+import { handshake } from "../../../edge/test/tls-client.ts";
 
 const topology = loadTopology(DEFAULT_TOPOLOGY_PATH);
 const [home, away] = topology.regions as [(typeof topology.regions)[0], (typeof topology.regions)[0]];
@@ -239,14 +239,9 @@ test("destroy: no container, network or image of the deploy is left", async () =
 const popContainerOf = (region: string, pop: string) => popContainer(topology.project, region, pop);
 
 /** The serial of the certificate a POP's TLS listener serves to a new handshake (verified against the CA). */
-function servedSerial(tlsUrl: string, caPath: string): Promise<string> {
+async function servedSerial(tlsUrl: string, caPath: string): Promise<string> {
   const url = new URL(tlsUrl);
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({ host: url.hostname, port: Number(url.port), ca: readFileSync(caPath, "utf8"), servername: "localhost" }, () => {
-      const serial = socket.getPeerX509Certificate()?.serialNumber ?? "";
-      socket.destroy();
-      resolve(serial);
-    });
-    socket.once("error", reject);
-  });
+  const { socket, cert } = await handshake(Number(url.port), { ca: readFileSync(caPath, "utf8"), servername: "localhost" }, url.hostname);
+  socket.destroy();
+  return cert.serialNumber;
 }
