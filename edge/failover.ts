@@ -125,14 +125,6 @@ export const OUTLIER_DETECTION: OutlierDetection = {
   successful_active_health_check_uneject_host: true,
 };
 
-/**
- * How often a POP checks its own datacenter's apps: twice as often as anything else. The check
- * stays on one Docker network, and a lost datacenter is the fault that costs most to notice late
- * (its requests wait on connect timeouts until then); the architecture page also draws it down from
- * these checks' first failures, within 2 s of the stop.
- */
-export const DATACENTER_HEALTH_INTERVAL_MS = 500;
-
 /** How long one health check may take. */
 export const HEALTH_CHECK_TIMEOUT_MS = 1000;
 

@@ -18,7 +18,7 @@ import { address, seconds } from "./envoy-fields.ts";
 import { httpListener, ROUTER_FILTER } from "./listeners.ts";
 import { cluster } from "./clusters.ts";
 import { overloadManager } from "./overload.ts";
-import { DATACENTER_HEALTH_INTERVAL_MS, datacenterConnectMs, failoverSettings, UNSERVED_MARK, unavailableReply } from "./failover.ts";
+import { datacenterConnectMs, failoverSettings, UNSERVED_MARK, unavailableReply } from "./failover.ts";
 import { appRoutes } from "./app-routes.ts";
 import { accessLog, adminCluster, appHealthRoute, healthRoute, statsListener } from "./observability.ts";
 import type { Placement, RenderInputs } from "./placement.ts";
@@ -174,7 +174,7 @@ function popClusters(topology: Topology, region: string, pop: string, placement:
       protocol: "h2c",
       connectTimeoutMs: datacenterConnectMs(topology.timeouts),
     }),
-    ...failoverSettings(appHealthPath(app.name), connections, "HTTP2", DATACENTER_HEALTH_INTERVAL_MS),
+    ...failoverSettings(appHealthPath(app.name), connections),
   }));
   const own = findRegion(topology, region);
   const others = topology.regions.filter((peer) => peer.name !== region);

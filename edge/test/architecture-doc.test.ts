@@ -7,7 +7,7 @@ import { mermaidDiagram } from "../diagram.ts";
 import { defaultTopology } from "./fixtures.ts";
 import { renderProxies } from "../bootstraps.ts";
 import { dockerBackboneTls, dockerPlacement, dockerPublicTls } from "../placement.ts";
-import { healthCheck, DATACENTER_HEALTH_INTERVAL_MS, IDEMPOTENT_METHODS, MIN_RETRY_CONCURRENCY, RETRIES, RETRY_BUDGET_PERCENT } from "../failover.ts";
+import { healthCheck, IDEMPOTENT_METHODS, MIN_RETRY_CONCURRENCY, RETRIES, RETRY_BUDGET_PERCENT } from "../failover.ts";
 
 it("Architecture doc: embeds the diagram generated from the default topology", () => {
   const doc = readFileSync(join(repoRoot, "docs/architecture.md"), "utf8");
@@ -47,5 +47,4 @@ it("Architecture doc: the failover table states the retry conditions and limits 
   assert.ok(doc.includes(`retry budget ${RETRY_BUDGET_PERCENT}% (at least ${MIN_RETRY_CONCURRENCY})`));
   assert.ok(doc.includes(`\`${IDEMPOTENT_METHODS.join(" ")}\``));
   assert.ok(doc.includes(`every ${healthCheck("/").interval.replace("s", " s")}`));
-  assert.ok(doc.includes(`own datacenter every ${DATACENTER_HEALTH_INTERVAL_MS / 1000} s`));
 });

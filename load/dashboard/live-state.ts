@@ -79,7 +79,7 @@ export type CheckOutcome = "passed" | "failed" | "unreachable";
 
 /**
  * The latest check outcome of one (POP, app) from two readings of its counters, or `previous` when no
- * check ran between them (a POP checks its own datacenter twice a second; the readings are four a second). When both
+ * check ran between them (checks run once a second; the readings are four a second). When both
  * a pass and a failure fall in one interval, the later of the two is taken to be the change.
  */
 export function checkOutcome(now: ClusterHealth, before: ClusterHealth | undefined, previous: CheckOutcome | undefined): CheckOutcome | undefined {
