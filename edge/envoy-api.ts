@@ -161,13 +161,29 @@ export interface AccessLog {
 
 // --- HTTP filters -----------------------------------------------------------------------------
 
-export type HttpFilter = JwtAuthnFilter | WasmFilter | RouterFilter;
+export type HttpFilter = DiscoveredFilter | WasmFilter | RouterFilter;
+
+/** jwt_authn, its config (a JwtAuthentication) coming through ECDS from a file Envoy watches. */
+export interface DiscoveredFilter {
+  name: "envoy.filters.http.jwt_authn";
+  config_discovery: {
+    config_source: { path_config_source: PathConfigSource; resource_api_version: "V3" };
+    type_urls: string[];
+  };
+}
+
+export interface PathConfigSource {
+  path: string;
+  watched_directory: { path: string };
+}
 
 export interface JwtProvider {
   issuer: string;
   audiences: string[];
-  local_jwks: { filename: string };
+  local_jwks: { inline_string: string };
   forward: boolean;
+  /** Slack allowed on exp and nbf. */
+  clock_skew_seconds: number;
   claim_to_headers: { header_name: string; claim_name: string }[];
   /** Verified tokens kept per worker: a token seen before is not verified again while it is valid. */
   jwt_cache_config: { jwt_cache_size: number };
@@ -175,14 +191,12 @@ export interface JwtProvider {
 
 export type JwtRequirement = { provider_name: string } | { allow_missing: Record<string, never> };
 
-export interface JwtAuthnFilter {
-  name: "envoy.filters.http.jwt_authn";
-  typed_config: {
-    "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
-    providers: Record<string, JwtProvider>;
-    rules: { match: { prefix: string }; requires: { requires_any: { requirements: JwtRequirement[] } } }[];
-  };
+export interface JwtAuthentication {
+  "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+  providers: Record<string, JwtProvider>;
+  rules: { match: { prefix: string }; requires: { requires_any: { requirements: JwtRequirement[] } } }[];
 }
+
 
 export interface WasmFilter {
   name: "envoy.filters.http.wasm";

@@ -1,8 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../scripts/toolchain/paths.ts";
+import type { Topology } from "../infra/topology/model.ts";
+import type { PublicJwk } from "../upstreams/tokens/keys.ts";
+import { writeJwtAuthn, type JwtAuthnFiles } from "./jwt-authn.ts";
 
 /** Checks rendered bootstraps with the real Envoy binary (`envoy --mode validate`). */
 
@@ -61,10 +64,9 @@ export function ensureFilterWasm(): string {
   return FILTER_WASM_PATH;
 }
 
-/** Writes a JWKS with one fresh RS256 public key whose private half is discarded: for validation only. */
-export function writeThrowawayJwks(path: string): string {
+/** Writes the jwt_authn ECDS file into `dir` with one fresh RS256 public key whose private half is discarded: for validation only. */
+export function writeThrowawayJwtAuthn(topology: Topology, dir: string): JwtAuthnFiles {
   const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "validate-only", alg: "RS256", use: "sig" };
-  writeFileSync(path, `${JSON.stringify({ keys: [jwk] })}\n`);
-  return path;
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "validate-only", alg: "RS256", use: "sig" } as PublicJwk;
+  return writeJwtAuthn(dir, topology, { keys: [jwk] });
 }

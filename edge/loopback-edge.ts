@@ -21,6 +21,7 @@ import { waitClustersHealthy, waitEnvoyReady, type StartedEnvoy } from "./cluste
 import { ensureFilterWasm } from "./envoy-validation.ts";
 import { loopbackPlacement, type Placement } from "./placement.ts";
 import { freePorts } from "./port-blocks.ts";
+import { writeJwtAuthn } from "./jwt-authn.ts";
 import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR, type PublicPki } from "./public-tls.ts";
 
 export interface LoopbackEdgeOptions {
@@ -85,7 +86,7 @@ export async function startLoopbackEdge(topology: Topology, options: LoopbackEdg
   const publicPki = ensurePublicPki(topology, join(dir, "state", PUBLIC_TLS_STATE_SUBDIR));
   const proxies = renderProxies(topology, placement, {
     wasmPath: ensureFilterWasm(),
-    jwksPath: keys.jwksPath,
+    jwtAuthn: writeJwtAuthn(join(dir, "state", "jwt", "envoy"), topology, keys.jwks),
     topologyPath: options.topologyPath ?? "topology",
     backboneTls: backboneTlsPaths(pki),
     publicTls: publicPki.sdsFile,

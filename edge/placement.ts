@@ -3,6 +3,7 @@ import { backboneHostPort, findRegion, replicaCount } from "../infra/topology/in
 import { appContainer, discoveryContainer, ingressContainer, popContainer } from "../infra/topology/names.ts";
 import type { BackboneTlsFiles, BackboneTlsPaths } from "./backbone-tls.ts";
 import type { PublicTlsFiles, PublicTlsPaths } from "./public-tls.ts";
+import type { JwtAuthnFiles } from "./jwt-authn.ts";
 
 /**
  * Where each proxy listens and how it reaches its neighbours. The builders take a placement, so
@@ -48,8 +49,8 @@ export interface Placement {
 export interface RenderInputs {
   /** Compiled region-router module, as the proxy sees the path. */
   wasmPath: string;
-  /** JWKS file with the public keys that sign user tokens, as the proxy sees the path. */
-  jwksPath: string;
+  /** The POPs' jwt_authn config (keys inline), an ECDS file in a watched directory, as the proxy sees the paths. */
+  jwtAuthn: JwtAuthnFiles;
   /** Topology file named in the generated header. */
   topologyPath: string;
   /** Each POP's backbone CA, certificate and key, as that POP's proxy sees the paths. */
@@ -58,9 +59,10 @@ export interface RenderInputs {
   publicTls: PublicTlsPaths;
 }
 
-/** Paths inside the Envoy containers where the deployment mounts the filter and the JWKS. */
+/** Path inside the Envoy containers where the deployment puts the filter module. */
 export const CONTAINER_WASM_PATH = "/etc/edgerim/filters/region_router.wasm";
-export const CONTAINER_JWKS_PATH = "/etc/edgerim/jwt/jwks.json";
+/** Every POP container reads its token check from the same file; JWKS rotations replace it in place. */
+export const CONTAINER_JWT_AUTHN: JwtAuthnFiles = { path: "/etc/edgerim/jwt/jwt-authn.json", watchedDir: "/etc/edgerim/jwt" };
 /** Every POP container holds its own certificate and key at the same paths. */
 export const CONTAINER_BACKBONE_TLS: BackboneTlsFiles = {
   caCertPath: "/etc/edgerim/backbone/ca.crt",

@@ -10,6 +10,7 @@ import type {
 } from "./envoy-api.ts";
 import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
 import { publicListenerTls } from "./public-tls.ts";
+import { JWT_FILTER, jwtAuthnFilter } from "./jwt-authn.ts";
 import { FILTER_ROOT_ID, regionRouterConfig } from "./filter-config.ts";
 import {
   BACKBONE_STRIPPED_HEADERS, CLAIM_HEADER, CLUSTER_HEADER, INTERNAL_HEADER_PREFIX, OWNER_HEADER, UNSERVED_HEADER,
@@ -28,8 +29,7 @@ import type { Placement, RenderInputs } from "./placement.ts";
 export const PUBLIC_LISTENER = "public";
 export const PUBLIC_TLS_LISTENER = "public_tls";
 export const BACKBONE_LISTENER = "backbone";
-export const JWT_PROVIDER = "users";
-export const JWT_FILTER = "envoy.filters.http.jwt_authn";
+export { JWT_FILTER, JWT_PROVIDER } from "./jwt-authn.ts";
 export const WASM_FILTER = "envoy.filters.http.wasm";
 
 function headerMutation(rules: HeaderMutationRule[]): EarlyHeaderMutationExtension[] {
@@ -49,40 +49,9 @@ export const PUBLIC_HEADER_MUTATION = headerMutation([{ remove_on_match: { key_m
 /** Peers keep the hop count (loop guard) but never choose the cluster or assert a claim. */
 export const BACKBONE_HEADER_MUTATION = headerMutation(BACKBONE_STRIPPED_HEADERS.map((name) => ({ remove: name })));
 
-/**
- * Verified tokens each worker remembers. RS256 verification is most of jwt_authn's cost
- * (docs/benchmarks.md); a client reuses its token, so a hit skips it. Expiry is still checked on
- * every request.
- */
-const JWT_CACHE_SIZE = 4096;
-
 function popFilters(topology: Topology, region: string, pop: string, inputs: RenderInputs): HttpFilter[] {
   return [
-    {
-      name: JWT_FILTER,
-      typed_config: {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-        providers: {
-          [JWT_PROVIDER]: {
-            issuer: topology.jwt.issuer,
-            audiences: topology.jwt.audiences,
-            local_jwks: { filename: inputs.jwksPath },
-            forward: true,
-            claim_to_headers: [{ header_name: CLAIM_HEADER, claim_name: topology.jwt.regionClaim }],
-            // No clear_route_cache: routes match on path and method, never on the claim, and the
-            // region router's header change clears the route cache anyway (ABI 0.2).
-            jwt_cache_config: { jwt_cache_size: JWT_CACHE_SIZE },
-          },
-        },
-        // Without a token the request passes (the tenant lookup decides); a bad token is a 401.
-        rules: [
-          {
-            match: { prefix: "/" },
-            requires: { requires_any: { requirements: [{ provider_name: JWT_PROVIDER }, { allow_missing: {} }] } },
-          },
-        ],
-      },
-    },
+    jwtAuthnFilter(inputs.jwtAuthn),
     {
       name: WASM_FILTER,
       typed_config: {

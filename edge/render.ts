@@ -3,13 +3,15 @@ import { parseArgs } from "node:util";
 import { loadTopology, topologyPath, TopologyError } from "../infra/topology/load.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
 import { mermaidDiagram } from "./diagram.ts";
-import { CONTAINER_BACKBONE_TLS, CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH, dockerBackboneTls, dockerPublicTls, dockerPlacement } from "./placement.ts";
+import { jwtAuthnFilesIn } from "./jwt-authn.ts";
+import { CONTAINER_BACKBONE_TLS, CONTAINER_JWT_AUTHN, CONTAINER_WASM_PATH, dockerBackboneTls, dockerPublicTls, dockerPlacement } from "./placement.ts";
 
-const USAGE = `usage: npm run render -- --out DIR [--topology FILE] [--wasm-path PATH] [--jwks-path PATH]
+const USAGE = `usage: npm run render -- --out DIR [--topology FILE] [--wasm-path PATH] [--jwt-dir DIR]
        npm run render -- --diagram [--topology FILE]
 Writes one Envoy bootstrap per POP and datacenter ingress replica (<container>.yaml, Docker placement)
 and region-router/<pop id>.json; --diagram prints the Mermaid diagram of the topology.
---wasm-path and --jwks-path are paths inside the containers (defaults ${CONTAINER_WASM_PATH}, ${CONTAINER_JWKS_PATH});
+--wasm-path and --jwt-dir are paths inside the containers (defaults ${CONTAINER_WASM_PATH}, ${CONTAINER_JWT_AUTHN.watchedDir});
+the token check is read from <jwt-dir>/jwt-authn.json (ECDS, watched);
 every POP reads its backbone CA, certificate and key from ${Object.values(CONTAINER_BACKBONE_TLS).join(", ")}.`;
 
 function main(): number {
@@ -18,7 +20,7 @@ function main(): number {
       out: { type: "string" },
       topology: { type: "string" },
       "wasm-path": { type: "string", default: CONTAINER_WASM_PATH },
-      "jwks-path": { type: "string", default: CONTAINER_JWKS_PATH },
+      "jwt-dir": { type: "string", default: CONTAINER_JWT_AUTHN.watchedDir },
       diagram: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -35,7 +37,7 @@ function main(): number {
   const topology = loadTopology(source);
   if (values.diagram) process.stdout.write(mermaidDiagram(topology));
   if (values.out !== undefined) {
-    const inputs = { wasmPath: values["wasm-path"], jwksPath: values["jwks-path"], topologyPath: source, backboneTls: dockerBackboneTls, publicTls: dockerPublicTls };
+    const inputs = { wasmPath: values["wasm-path"], jwtAuthn: jwtAuthnFilesIn(values["jwt-dir"]), topologyPath: source, backboneTls: dockerBackboneTls, publicTls: dockerPublicTls };
     const files = writeProxies(resolve(values.out), renderProxies(topology, dockerPlacement(topology), inputs), inputs);
     console.error(`rendered ${files.length} bootstraps into ${resolve(values.out)}`);
   }

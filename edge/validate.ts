@@ -5,7 +5,7 @@ import { loadTopology, topologyPath, TopologyError } from "../infra/topology/loa
 import { toolPath } from "../scripts/toolchain/paths.ts";
 import { backboneTlsPaths, ensureBackbonePki } from "./backbone-pki.ts";
 import { renderProxies, writeProxies } from "./bootstraps.ts";
-import { ensureFilterWasm, validateBootstraps, writeThrowawayJwks } from "./envoy-validation.ts";
+import { ensureFilterWasm, validateBootstraps, writeThrowawayJwtAuthn } from "./envoy-validation.ts";
 import { dockerPlacement } from "./placement.ts";
 import { ensurePublicPki } from "./public-tls.ts";
 
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   try {
     const inputs = {
       wasmPath,
-      jwksPath: writeThrowawayJwks(join(dir, "jwks.json")),
+      jwtAuthn: writeThrowawayJwtAuthn(topology, join(dir, "jwt")),
       topologyPath: source,
       backboneTls: backboneTlsPaths(ensureBackbonePki(topology, join(dir, "backbone"))),
       publicTls: ensurePublicPki(topology, join(dir, "public-tls")).sdsFile,

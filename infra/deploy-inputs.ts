@@ -6,7 +6,8 @@ import { repoRoot, stateDir } from "../scripts/toolchain/paths.ts";
 import { pins } from "../scripts/toolchain/versions.ts";
 import { ensureSigningKeys } from "../upstreams/tokens/keys.ts";
 import { BACKBONE_STATE_SUBDIR, ensureBackbonePki } from "../edge/backbone-pki.ts";
-import type { PopBackboneTls } from "./constructs/pop.ts";
+import type { JwtAuthnSource, PopBackboneTls } from "./constructs/pop.ts";
+import { jwtAuthnSettingsVersion, writeJwtAuthn } from "../edge/jwt-authn.ts";
 import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR } from "../edge/public-tls.ts";
 import { bundleUpstreams } from "./upstreams-image.ts";
 import { daemonNofileFromEnv, decideNofile, withNofileDecision } from "./nofile.ts";
@@ -24,7 +25,8 @@ export interface DeployInputs {
   /** The rendered Envoy bootstrap of a POP or ingress container, by container name; its connection limits fit `nofile`. */
   envoyConfig(containerName: string): string;
   filterWasmBase64: string;
-  jwks: string;
+  /** The POPs' token check, `<state>/jwt/envoy/jwt-authn.json`, written from the current keys. */
+  jwtAuthn: JwtAuthnSource;
   /** A POP's backbone CA, certificate and key from `<state>/backbone/`. */
   backboneTls(region: string, pop: string): PopBackboneTls;
   /** Host path of a POP's public-certificate SDS file under `<state>/public-tls/`. */
@@ -35,6 +37,9 @@ export interface DeployInputs {
   /** Set when `nofile` and the connection limits were lowered below the topology's. */
   nofileWarning?: string;
 }
+
+/** Host directory of the POPs' jwt_authn file: what a new container starts with, and what a rotation copies in. */
+export const jwtAuthnStateDir = (state: string) => join(state, "jwt", "envoy");
 
 export const FILTER_WASM = join(repoRoot, "filters/region-router/build/region_router.wasm");
 
@@ -57,7 +62,7 @@ export function collectDeployInputs(topology: Topology, topologyPath: string): D
       return config;
     },
     filterWasmBase64: readFileSync(FILTER_WASM).toString("base64"),
-    jwks: readFileSync(keys.jwksPath, "utf8"),
+    jwtAuthn: { sourcePath: writeJwtAuthn(jwtAuthnStateDir(stateDir), topology, keys.jwks).path, settingsVersion: jwtAuthnSettingsVersion(topology) },
     backboneTls(region, pop) {
       const own = pki.pop(region, pop);
       const certPem = readFileSync(own.certPath, "utf8");

@@ -35,5 +35,5 @@ export interface DeployOutputs {
   apps: AppOutput[];
   /** Each region's jurisdiction. */
   jurisdictions: Record<string, string>;
-  jwt: { issuer: string; audiences: string[]; regionClaim: string };
+  jwt: { issuer: string; audiences: string[]; regionClaim: string; maxTokenTtlSeconds: number };
 }

@@ -122,7 +122,8 @@ export function mintRegionTokens(outputs: DeployOutputs, stateDir: string, ttlSe
     tokens[region] = signToken({
       user: `load-user-${region}`,
       region,
-      ttlSeconds,
+      // Outputs of a deploy from before the limit was written carry none.
+      ttlSeconds: Math.min(ttlSeconds, outputs.jwt.maxTokenTtlSeconds ?? ttlSeconds),
       issuer: outputs.jwt.issuer,
       audience: outputs.jwt.audiences[0]!,
       regionClaim: outputs.jwt.regionClaim,

@@ -13,6 +13,7 @@ import { regionRouterConfig } from "../../edge/filter-config.ts";
 import { freePorts } from "../../edge/loopback-edge.ts";
 import type { Endpoint, Placement, PopListeners } from "../../edge/placement.ts";
 import { ensurePublicPki } from "../../edge/public-tls.ts";
+import { writeJwtAuthn } from "../../edge/jwt-authn.ts";
 import { popBootstrap } from "../../edge/pop.ts";
 import { ensureSigningKeys } from "../../upstreams/tokens/keys.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
@@ -115,7 +116,7 @@ export async function openSession(): Promise<BenchSession> {
     };
     const started = upstream;
     const publicTls = ensurePublicPki(topology, join(dir, "state", "public-tls")).sdsFile;
-    const inputs = { wasmPath: ensureFilterWasm(), jwksPath: keys.jwksPath, topologyPath: "bench/route/topology.ts", backboneTls: tlsPaths, publicTls };
+    const inputs = { wasmPath: ensureFilterWasm(), jwtAuthn: writeJwtAuthn(join(dir, "state", "jwt", "envoy"), topology, keys.jwks), topologyPath: "bench/route/topology.ts", backboneTls: tlsPaths, publicTls };
     return {
       dir,
       topology,

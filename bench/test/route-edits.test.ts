@@ -2,7 +2,7 @@
 // part and refuse to run when the part is not there (a renamed filter must not go unnoticed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dockerPublicTls, loopbackPlacement } from "../../edge/placement.ts";
+import { CONTAINER_JWT_AUTHN, dockerPublicTls, loopbackPlacement } from "../../edge/placement.ts";
 import { popBootstrap, JWT_FILTER, PUBLIC_LISTENER, WASM_FILTER } from "../../edge/pop.ts";
 import { backboneTlsPaths } from "../../edge/backbone-pki.ts";
 import { CLAIM_HEADER, CLUSTER_HEADER } from "../../edge/headers.ts";
@@ -19,7 +19,7 @@ function generated(): Bootstrap {
   const placement = loopbackPlacement(topology, () => port++);
   const pki = { dir: "/pki", ca: { certPath: "/pki/ca.crt", keyPath: "/pki/ca.key" }, pops: [], pop: () => ({ certPath: "/pki/p.crt", keyPath: "/pki/p.key" }), issued: [], caCreated: false };
   return popBootstrap(topology, HOME_REGION, MEASURED_POP, placement, {
-    wasmPath: "/filter.wasm", jwksPath: "/jwks.json", topologyPath: "bench", backboneTls: backboneTlsPaths(pki as never), publicTls: dockerPublicTls,
+    wasmPath: "/filter.wasm", jwtAuthn: CONTAINER_JWT_AUTHN, topologyPath: "bench", backboneTls: backboneTlsPaths(pki as never), publicTls: dockerPublicTls,
   });
 }
 

@@ -6,7 +6,7 @@ import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import { mermaidDiagram } from "../diagram.ts";
 import { defaultTopology } from "./fixtures.ts";
 import { renderProxies } from "../bootstraps.ts";
-import { dockerBackboneTls, dockerPlacement, dockerPublicTls } from "../placement.ts";
+import { CONTAINER_JWT_AUTHN, dockerBackboneTls, dockerPlacement, dockerPublicTls } from "../placement.ts";
 import { healthCheck, IDEMPOTENT_METHODS, MIN_RETRY_CONCURRENCY, RETRIES, RETRY_BUDGET_PERCENT } from "../failover.ts";
 
 it("Architecture doc: embeds the diagram generated from the default topology", () => {
@@ -31,7 +31,7 @@ it("Architecture doc: the failover table states the retry conditions and limits 
   const doc = readFileSync(join(repoRoot, "docs/architecture.md"), "utf8");
   const topology = defaultTopology();
   const retryOn = new Set<string>();
-  for (const proxy of renderProxies(topology, dockerPlacement(topology), { wasmPath: "/m", jwksPath: "/j", topologyPath: "t", backboneTls: dockerBackboneTls, publicTls: dockerPublicTls })) {
+  for (const proxy of renderProxies(topology, dockerPlacement(topology), { wasmPath: "/m", jwtAuthn: CONTAINER_JWT_AUTHN, topologyPath: "t", backboneTls: dockerBackboneTls, publicTls: dockerPublicTls })) {
     for (const listener of proxy.bootstrap.static_resources.listeners) {
       const hcm = listener.filter_chains[0]!.filters[1]!;
       if (hcm.name !== "envoy.filters.network.http_connection_manager") continue;

@@ -9,7 +9,7 @@ import type { Topology } from "../../infra/topology/model.ts";
 import { repoRoot, toolPath } from "../../scripts/toolchain/paths.ts";
 import { backboneTlsPaths, ensureBackbonePki } from "../backbone-pki.ts";
 import { bootstrapYaml, renderProxies, writeProxies } from "../bootstraps.ts";
-import { ensureFilterWasm, validateBootstrap, validateBootstraps, writeThrowawayJwks } from "../envoy-validation.ts";
+import { ensureFilterWasm, validateBootstrap, validateBootstraps, writeThrowawayJwtAuthn } from "../envoy-validation.ts";
 import { dockerPlacement, loopbackPlacement, type Placement } from "../placement.ts";
 import { defaultTopology, fourRegionTopology, sequentialPorts } from "./fixtures.ts";
 import { ensurePublicPki } from "../public-tls.ts";
@@ -21,15 +21,14 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 let envoy = "";
 let wasmPath = "";
-let jwksPath = "";
 /** Envoy reads every TLS file while validating, so each topology gets a real throwaway PKI. */
 const throwawayPublicTls = (topology: Topology) => ensurePublicPki(topology, mkdtempSync(join(scratch, "public-tls-"))).sdsFile;
+const throwawayJwtAuthn = (topology: Topology) => writeThrowawayJwtAuthn(topology, mkdtempSync(join(scratch, "jwt-")));
 const throwawayTls = (topology: Topology) => backboneTlsPaths(ensureBackbonePki(topology, mkdtempSync(join(scratch, "backbone-"))));
 
 before(() => {
   envoy = toolPath("envoy");
   wasmPath = ensureFilterWasm();
-  jwksPath = writeThrowawayJwks(join(scratch, "jwks.json"));
 });
 
 const cases: [string, () => Topology, (topology: Topology) => Placement][] = [
@@ -44,7 +43,7 @@ describe("envoy --mode validate", () => {
     it(`Envoy: accepts every bootstrap of the ${label} placement`, async () => {
       const topology = build();
       const dir = mkdtempSync(join(scratch, "render-"));
-      const inputs = { wasmPath, jwksPath, topologyPath: join(repoRoot, "infra/topology.yaml"), backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
+      const inputs = { wasmPath, jwtAuthn: throwawayJwtAuthn(topology), topologyPath: join(repoRoot, "infra/topology.yaml"), backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
       const proxies = renderProxies(topology, place(topology), inputs);
       const files = writeProxies(dir, proxies, inputs);
       assert.equal(files.length, proxies.length);
@@ -56,7 +55,7 @@ describe("envoy --mode validate", () => {
 
   it("Envoy: rejects a bootstrap whose route names a missing cluster, with Envoy's reason", async () => {
     const topology = fourRegionTopology();
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
+    const inputs = { wasmPath, jwtAuthn: throwawayJwtAuthn(topology), topologyPath: "inline", backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
     const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
     assert.ok(proxy);
     const valid = join(scratch, "valid.yaml");
@@ -73,7 +72,7 @@ describe("envoy --mode validate", () => {
 
   it("Envoy: validation runs the region router's configuration, so a plugin config it refuses fails", async () => {
     const topology = fourRegionTopology();
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
+    const inputs = { wasmPath, jwtAuthn: throwawayJwtAuthn(topology), topologyPath: "inline", backboneTls: throwawayTls(topology), publicTls: throwawayPublicTls(topology) };
     const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
     assert.ok(proxy?.kind === "pop");
     const broken = structuredClone(proxy.bootstrap);
@@ -97,7 +96,7 @@ describe("envoy --mode validate", () => {
   it("Envoy: validation reads the backbone TLS files, so a POP whose key is missing fails", async () => {
     const topology = fourRegionTopology();
     const tls = throwawayTls(topology);
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: (region: string, pop: string) => ({ ...tls(region, pop), keyPath: join(scratch, "no-such.key") }), publicTls: throwawayPublicTls(topology) };
+    const inputs = { wasmPath, jwtAuthn: throwawayJwtAuthn(topology), topologyPath: "inline", backboneTls: (region: string, pop: string) => ({ ...tls(region, pop), keyPath: join(scratch, "no-such.key") }), publicTls: throwawayPublicTls(topology) };
     const [proxy] = renderProxies(topology, dockerPlacement(topology), inputs);
     assert.ok(proxy?.kind === "pop");
     const file = join(scratch, "missing-key.yaml");

@@ -10,7 +10,7 @@ import { ingressContainer, peerCluster } from "../../infra/topology/names.ts";
 import { signToken } from "../../upstreams/tokens/sign.ts";
 import { unhealthyHosts } from "../cluster-health.ts";
 import { renderProxies } from "../bootstraps.ts";
-import { dockerBackboneTls, dockerPublicTls, loopbackPlacement } from "../placement.ts";
+import { CONTAINER_JWT_AUTHN, dockerBackboneTls, dockerPublicTls, loopbackPlacement } from "../placement.ts";
 import { IDEMPOTENT_METHODS, RETRIES } from "../failover.ts";
 import { UNSERVED_HEADER } from "../headers.ts";
 import { failsOver } from "../../infra/topology/inventory.ts";
@@ -40,7 +40,7 @@ function send(url: string, headers: Record<string, string>, method = "GET"): Pro
 describe("Failover settings: every generated proxy", () => {
   for (const topology of [defaultTopology(), fourRegionTopology()]) {
     const proxies = renderProxies(topology, loopbackPlacement(topology, (() => { let p = 20000; return () => p++; })()), {
-      wasmPath: "/m.wasm", jwksPath: "/j.json", topologyPath: "t", backboneTls: dockerBackboneTls, publicTls: dockerPublicTls,
+      wasmPath: "/m.wasm", jwtAuthn: CONTAINER_JWT_AUTHN, topologyPath: "t", backboneTls: dockerBackboneTls, publicTls: dockerPublicTls,
     });
 
     it(`${topology.project}: no layer retries a 5xx response, so a failure is retried only at the hop where it happened`, () => {

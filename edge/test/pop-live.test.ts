@@ -3,7 +3,7 @@ import { SERVICE_HEALTH_PATH } from "../../infra/topology/names.ts";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttp1Server, request as httpRequest, type Server } from "node:http";
 import { createServer as createH2cServer, type Http2Server } from "node:http2";
 import { tmpdir } from "node:os";
@@ -19,6 +19,8 @@ import { loopbackPlacement, type Endpoint, type Placement } from "../placement.t
 import { freePorts } from "../loopback-edge.ts";
 import { backboneRequest, type BackboneClientTls } from "./backbone-client.ts";
 import { ensurePublicPki } from "../public-tls.ts";
+import { writeJwtAuthn } from "../jwt-authn.ts";
+import type { PublicJwk } from "../../upstreams/tokens/keys.ts";
 
 /**
  * Two POPs rendered for loopback run as real Envoy processes with the built region router. Each
@@ -115,8 +117,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
       assert.ok(port !== undefined, "allocate more ports");
       return port;
     });
-    const jwksPath = join(scratch, "jwks.json");
-    writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: "jwk" }), kid: "live-key", alg: "RS256", use: "sig" }] }));
+    const jwtAuthn = writeJwtAuthn(join(scratch, "jwt"), topology, { keys: [{ ...keys.publicKey.export({ format: "jwk" }), kid: "live-key", alg: "RS256", use: "sig" } as PublicJwk] });
 
     for (const region of topology.regions) {
       const ingress = createH2cServer((req, res) => {
@@ -145,7 +146,7 @@ describe("POP bootstraps running in Envoy with the region router", () => {
     }
 
     pki = ensureBackbonePki(topology, join(scratch, "backbone"));
-    const inputs = { wasmPath, jwksPath, topologyPath: "inline", backboneTls: backboneTlsPaths(pki), publicTls: ensurePublicPki(topology, join(scratch, "public-tls")).sdsFile };
+    const inputs = { wasmPath, jwtAuthn, topologyPath: "inline", backboneTls: backboneTlsPaths(pki), publicTls: ensurePublicPki(topology, join(scratch, "public-tls")).sdsFile };
     const files = writeProxies(scratch, renderProxies(topology, placement, inputs).filter((proxy) => proxy.kind === "pop"), inputs);
     for (const file of files) {
       const child = spawn(envoy, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -44,6 +44,6 @@ export function deployOutputs(topology: Topology, pops: PopOutput[], ca: string)
       residency: app.residency,
     })),
     jurisdictions: Object.fromEntries(topology.regions.map((region) => [region.name, region.jurisdiction])),
-    jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim },
+    jwt: { issuer: topology.jwt.issuer, audiences: topology.jwt.audiences, regionClaim: topology.jwt.regionClaim, maxTokenTtlSeconds: topology.jwt.maxTokenTtlSeconds },
   };
 }

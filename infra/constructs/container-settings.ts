@@ -1,11 +1,11 @@
 import type { ContainerConfig } from "@cdktf/provider-docker/lib/container/index.js";
-import { CONTAINER_BACKBONE_TLS, CONTAINER_JWKS_PATH, CONTAINER_WASM_PATH } from "../../edge/placement.ts";
+import { CONTAINER_BACKBONE_TLS, CONTAINER_JWT_AUTHN, CONTAINER_WASM_PATH } from "../../edge/placement.ts";
 
 /** Where every Envoy container finds what the deploy uploads into it (the bootstraps name the same paths). */
 export const ENVOY_FILES = {
   config: "/etc/edgerim/envoy.yaml",
   wasm: CONTAINER_WASM_PATH,
-  jwks: CONTAINER_JWKS_PATH,
+  jwtAuthn: CONTAINER_JWT_AUTHN.path,
   backboneCa: CONTAINER_BACKBONE_TLS.caCertPath,
   backboneCert: CONTAINER_BACKBONE_TLS.certPath,
   backboneKey: CONTAINER_BACKBONE_TLS.keyPath,

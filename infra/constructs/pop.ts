@@ -12,6 +12,12 @@ export interface PublishedPort {
   hostAddress: string;
 }
 
+/** Where the deploy finds a POP's jwt_authn file; only `settingsVersion` changing replaces a container. */
+export interface JwtAuthnSource {
+  sourcePath: string;
+  settingsVersion: string;
+}
+
 /** A POP's backbone TLS material, uploaded into its container at ENVOY_FILES.backbone*. */
 export interface PopBackboneTls {
   caCertPem: string;
@@ -30,7 +36,8 @@ export interface PopProps {
   image: string;
   envoyConfig: string;
   filterWasmBase64: string;
-  jwks: string;
+  /** The token check (ECDS file, keys inline): its host path, and the version of its non-key settings. */
+  jwtAuthn: JwtAuthnSource;
   backboneTls: PopBackboneTls;
   backboneNetwork: string;
   datacenterNetwork: string;
@@ -68,7 +75,8 @@ export class Pop extends Construct {
       upload: [
         { file: ENVOY_FILES.config, content: props.envoyConfig },
         { file: ENVOY_FILES.wasm, contentBase64: props.filterWasmBase64 },
-        { file: ENVOY_FILES.jwks, content: props.jwks },
+        // Keys rotate in place (npm run rotate -- jwks); a new issuer or audience replaces the container.
+        { file: ENVOY_FILES.jwtAuthn, source: props.jwtAuthn.sourcePath, sourceHash: props.jwtAuthn.settingsVersion, permissions: "0644" },
         { file: ENVOY_FILES.backboneCa, content: props.backboneTls.caCertPem, permissions: "0644" },
         { file: ENVOY_FILES.backboneCert, content: props.backboneTls.certPem, permissions: "0644" },
         // Envoy runs as root in the image (no USER; the entrypoint is envoy itself), so 0600 root-owned is readable to it alone.

@@ -84,7 +84,7 @@ export class RegionStack extends EdgeStack {
         image: inputs.images.envoy,
         envoyConfig: inputs.envoyConfig(containerName),
         filterWasmBase64: inputs.filterWasmBase64,
-        jwks: inputs.jwks,
+        jwtAuthn: inputs.jwtAuthn,
         backboneTls: inputs.backboneTls(region.name, pop.name),
         backboneNetwork,
         datacenterNetwork: datacenterNetwork.name,

@@ -37,7 +37,7 @@ function inputs(nofile: number, overrides: Partial<DeployInputs> = {}): DeployIn
     images: { envoy: pins.images.envoy.tag, upstreams: "shop/upstreams:0123456789ab" },
     envoyConfig: (name) => `# envoy bootstrap of ${name}\n`,
     filterWasmBase64: Buffer.from("wasm").toString("base64"),
-    jwks: '{"keys":[]}',
+    jwtAuthn: { sourcePath: "/tmp/edgerim-test-state/jwt/envoy/jwt-authn.json", settingsVersion: "settings-v1" },
     backboneTls: (region, pop) => ({
       caCertPem: "backbone CA certificate\n",
       certPem: `certificate of ${region}-${pop}\n`,
@@ -196,15 +196,16 @@ test("nofile: a clamped deploy gives containers the clamped nofile and every Env
   }
 });
 
-test("Pop: the Envoy config, filter and JWKS are uploaded into the container", () => {
+test("Pop: the Envoy config, filter and token check are uploaded into the container; a key rotation does not replace it", () => {
   const topology = validateTopology(validRaw());
   const { regions } = synthRegions(topology);
   const name = popContainer(topology.project, "south", "p1");
   const pop = containers(regions[1]!).find((c) => c.name === name)!;
-  const files = Object.fromEntries(pop.upload!.map((u) => [u.file, u.content ?? u.content_base64]));
+  const files = Object.fromEntries(pop.upload!.map((u) => [u.file, u.content ?? u.content_base64 ?? `${u.source}#${u.source_hash}`]));
   assert.equal(files[ENVOY_FILES.config], `# envoy bootstrap of ${name}\n`);
   assert.equal(files[ENVOY_FILES.wasm], Buffer.from("wasm").toString("base64"));
-  assert.equal(files[ENVOY_FILES.jwks], '{"keys":[]}');
+  // Uploaded from the file, tracked only by the version of its non-key settings.
+  assert.equal(files[ENVOY_FILES.jwtAuthn], "/tmp/edgerim-test-state/jwt/envoy/jwt-authn.json#settings-v1");
 });
 
 type Synth = ReturnType<typeof synthRegions>;

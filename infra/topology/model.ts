@@ -33,6 +33,11 @@ export interface JwtSettings {
   audiences: string[];
   /** Claim holding the user's owning region. */
   regionClaim: string;
+  /**
+   * Longest lifetime of a token signed here (`npm run token`, the load generators). A rotated-out
+   * signing key stays in the JWKS this long (plus the allowed clock skew) after its last signature.
+   */
+  maxTokenTtlSeconds: number;
 }
 
 export interface App {

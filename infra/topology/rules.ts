@@ -474,7 +474,7 @@ function completeTopology(view: RuleView): Topology | undefined {
   if (apps.some((app) => !app) || regions.some((region) => !region) || tenants.some((tenant) => !tenant)) return undefined;
   return {
     project: view.project,
-    jwt: { issuer: "", audiences: [], regionClaim: DEFAULTS.regionClaim },
+    jwt: { issuer: "", audiences: [], regionClaim: DEFAULTS.regionClaim, maxTokenTtlSeconds: DEFAULTS.maxTokenTtlSeconds },
     apps: apps as App[],
     routing: view.routing,
     timeouts: view.timeouts,

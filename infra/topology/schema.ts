@@ -70,6 +70,8 @@ const jurisdiction = () => {
 
 export const DEFAULTS = {
   regionClaim: "region",
+  /** Six hours: the load generators' tokens outlive any run here. */
+  maxTokenTtlSeconds: 6 * 3600,
   app: { protocol: "http", placement: "owner-only", residency: "none" },
   routing: {
     fallback: { policy: "reject" } as const,
@@ -96,7 +98,7 @@ export const DEFAULTS = {
     memoryMb: { pop: 256, ingress: 192, app: 128, discovery: 96 },
     connections: { perListener: 8192, global: 16384 },
   },
-} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string; app: Pick<App, "protocol" | "placement" | "residency"> };
+} satisfies Omit<Partial<Topology>, "jwt"> & { regionClaim: string; maxTokenTtlSeconds: number; app: Pick<App, "protocol" | "placement" | "residency"> };
 
 const jwtSchema = z.strictObject({
   issuer: z.url({
@@ -109,6 +111,7 @@ const jwtSchema = z.strictObject({
   regionClaim: patterned(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, "claim name", "a JWT claim name like region").default(
     DEFAULTS.regionClaim,
   ),
+  maxTokenTtlSeconds: integer(60, 7 * 24 * 3600, "a token lifetime in seconds").default(DEFAULTS.maxTokenTtlSeconds),
 });
 
 const PLACEMENT_FORMS = "owner-only, { failover: [<region name>, ...] }, { failover: same-jurisdiction } or { failover: any }";

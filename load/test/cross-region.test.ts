@@ -56,7 +56,7 @@ function fixtureOutputs(overrides: Partial<Record<"bStatsUrl" | "bClientUrl", st
       { name: "orders", prefix: "/orders", serving: { [REGION_A]: [REGION_A], [REGION_B]: [REGION_B] }, residency: "none" },
     ],
     jurisdictions: { [REGION_A]: "a", [REGION_B]: "b" },
-    jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region" },
+    jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region", maxTokenTtlSeconds: 3600 },
   };
 }
 

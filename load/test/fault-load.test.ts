@@ -208,7 +208,7 @@ describe("fault-load k6 script", () => {
       tenants: [{ host: "shop.region-a.test", region: A }, { host: "news.region-b.test", region: B }],
       apps: [{ name: "catalog", prefix: "/catalog", serving: { [A]: [A], [B]: [B] }, residency: "none" }],
       jurisdictions: { [A]: "a", [B]: "b" },
-      jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region" },
+      jwt: { issuer: "https://issuer.fixture.test", audiences: ["fixture-api"], regionClaim: "region", maxTokenTtlSeconds: 3600 },
     };
     const outputsFile = join(workDir, "outputs.json");
     writeFileSync(outputsFile, JSON.stringify(outputs));

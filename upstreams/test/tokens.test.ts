@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadTopology } from "../../infra/topology/load.ts";
-import { ensureSigningKeys, type Jwks } from "../tokens/keys.ts";
+import { ensureSigningKeys, promoteNextKey, pruneRetiredKeys, stageNextKey, type Jwks } from "../tokens/keys.ts";
 import { signToken } from "../tokens/sign.ts";
 import { spawnTs } from "./service-processes.ts";
 
@@ -58,6 +58,30 @@ describe("signing keys", () => {
     assert.equal(second.created, false);
     assert.equal(second.kid, first.kid);
     assert.equal(readFileSync(second.signingKeyPath, "utf8"), pem);
+  });
+
+  test("keys: a rotation publishes the next key before it signs, then keeps the former one until its time", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgerim-rotation-"));
+    try {
+      const first = ensureSigningKeys(dir);
+      const staged = stageNextKey(dir);
+      assert.equal(staged.kid, first.kid, "a staged key does not sign yet");
+      assert.deepEqual(staged.jwks.keys.map((k) => k.kid), [first.kid, staged.next.kid]);
+      assert.equal(stageNextKey(dir).next.kid, staged.next.kid, "staging again reuses the staged key");
+      const now = Date.parse("2026-12-02T12:00:00Z");
+      const promoted = promoteNextKey(dir, 3660, now);
+      assert.equal(promoted.kid, staged.next.kid);
+      assert.equal(promoted.next, undefined);
+      assert.deepEqual(promoted.retiring.map((k) => [k.jwk.kid, k.removeAfter]), [[first.kid, "2026-12-02T13:01:00.000Z"]]);
+      assert.deepEqual(JSON.parse(readFileSync(promoted.jwksPath, "utf8")), { keys: [promoted.jwks.keys[0], first.jwks.keys[0]] });
+      assert.equal(JSON.stringify(promoted.jwks).includes('"d"'), false, "the JWKS leaks private key material");
+      assert.deepEqual(pruneRetiredKeys(dir, now + 3659_000), [], "not before its time");
+      assert.deepEqual(pruneRetiredKeys(dir, now + 3660_000), [first.kid]);
+      assert.deepEqual(ensureSigningKeys(dir).jwks.keys.map((k) => k.kid), [promoted.kid]);
+      assert.throws(() => promoteNextKey(dir, 60), /no staged key at .*next-signing-key.pem; stage one first/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("keys: a signing key with a looser mode is tightened to 0600", () => {
@@ -188,6 +212,19 @@ describe("token command", () => {
       assert.equal(claims.iss, topology.jwt.issuer);
       assert.equal(claims.aud, topology.jwt.audiences[0]);
       assert.equal((claims.exp as number) - (claims.iat as number), 90);
+    } finally {
+      await run.kill();
+    }
+  });
+
+  test("token: a --ttl over jwt.maxTokenTtlSeconds exits 2: a rotated-out key would stop verifying it early", async () => {
+    const over = String(topology.jwt.maxTokenTtlSeconds + 1);
+    const run = spawnTs("upstreams/tokens/cli.ts", { PATH: process.env.PATH, EDGE_STATE_DIR: stateDir }, ["--user", "u", "--region", regions[0]!, "--ttl", over]);
+    try {
+      const exit = await run.exited;
+      assert.equal(exit.code, 2);
+      assert.equal(exit.stdout, "");
+      assert.equal(exit.stderr, `token: --ttl ${over} is over the topology's jwt.maxTokenTtlSeconds (${topology.jwt.maxTokenTtlSeconds}); expected at most that\n`);
     } finally {
       await run.kill();
     }

@@ -36,6 +36,10 @@ if (!regions.includes(values.region)) {
 }
 const ttlText = values.ttl ?? "3600";
 if (!/^-?\d+$/.test(ttlText)) usageError(`--ttl ${ttlText} is invalid; expected an integer number of seconds`);
+// A rotated-out key is published only this long after its last token: a longer token would stop verifying early.
+if (Number(ttlText) > topology.jwt.maxTokenTtlSeconds) {
+  usageError(`--ttl ${ttlText} is over the topology's jwt.maxTokenTtlSeconds (${topology.jwt.maxTokenTtlSeconds}); expected at most that`);
+}
 
 const keys = ensureSigningKeys();
 const token = signToken({
