@@ -57,6 +57,8 @@ export interface Listener {
   address: Address;
   per_connection_buffer_limit_bytes: number;
   filter_chains: FilterChain[];
+  /** MODIFY_ONLY: a failed health check (/healthcheck/fail) does not close this listener's connections. */
+  drain_type?: "DEFAULT" | "MODIFY_ONLY";
 }
 
 export interface FilterChain {
@@ -161,7 +163,17 @@ export interface AccessLog {
 
 // --- HTTP filters -----------------------------------------------------------------------------
 
-export type HttpFilter = DiscoveredFilter | WasmFilter | RouterFilter;
+export type HttpFilter = DiscoveredFilter | HealthCheckFilter | WasmFilter | RouterFilter;
+
+/** Passes matching health checks on; after the admin's /healthcheck/fail it fails them, and marks every response. */
+export interface HealthCheckFilter {
+  name: "envoy.filters.http.health_check";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck";
+    pass_through_mode: boolean;
+    headers: HeaderMatcher[];
+  };
+}
 
 /** jwt_authn, its config (a JwtAuthentication) coming through ECDS from a file Envoy watches. */
 export interface DiscoveredFilter {

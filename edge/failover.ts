@@ -125,6 +125,13 @@ export const OUTLIER_DETECTION: OutlierDetection = {
   successful_active_health_check_uneject_host: true,
 };
 
+/**
+ * After a POP is drained (/healthcheck/fail), how long its peers need before it may stop: a peer's
+ * own checks must have failed it (two misses at the one-second interval), not only the marked
+ * response that took it out first.
+ */
+export const PEER_DRAIN_MS = 2 * 1000 + 1000;
+
 /** How long one health check may take. */
 export const HEALTH_CHECK_TIMEOUT_MS = 1000;
 

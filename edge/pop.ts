@@ -5,7 +5,7 @@ import {
   popId,
 } from "../infra/topology/names.ts";
 import type {
-  AggregateCluster, Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HttpFilter, LocalReplyConfig, Route,
+  AggregateCluster, Bootstrap, Cluster, EarlyHeaderMutationExtension, HeaderMutationRule, HealthCheckFilter, HttpFilter, LocalReplyConfig, Route,
   RouteConfiguration,
 } from "./envoy-api.ts";
 import { backboneListenerTls, peerClusterTls } from "./backbone-tls.ts";
@@ -78,6 +78,21 @@ function popFilters(topology: Topology, region: string, pop: string, inputs: Ren
     ROUTER_FILTER,
   ];
 }
+
+/**
+ * How a POP leaves its peers' rotation before it is replaced (rolling updates): after the admin's
+ * POST /healthcheck/fail, every health check peers send it (`/edge/healthz...`) answers 503, and every
+ * response it sends a peer carries `x-envoy-immediate-health-check-fail`, which takes it out of that
+ * peer's clusters at once. Until then the checks pass through to their routes unchanged.
+ */
+export const DRAIN_FILTER: HealthCheckFilter = {
+  name: "envoy.filters.http.health_check",
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+    pass_through_mode: true,
+    headers: [{ name: ":path", string_match: { prefix: EDGE_HEALTH_PATH } }],
+  },
+};
 
 /** 301 to the same host and path over HTTPS on `port`, for every method and path. */
 function httpsRedirect(port: number): Route {
@@ -213,15 +228,20 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
       listeners: [
         httpListener(PUBLIC_LISTENER, listeners.client, limits, publicParts(PUBLIC_LISTENER, !topology.tls.redirectCleartext)),
         httpListener(PUBLIC_TLS_LISTENER, listeners.clientTls, limits, publicParts(PUBLIC_TLS_LISTENER, true), publicListenerTls(inputs.publicTls(region, pop))),
-        httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
-          early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
-          // The health route skips jwt_authn but runs the region router, which lets the path through: a
-          // POP whose Wasm VM failed fails its peers' health checks and leaves their rotation.
-          route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...appHealth, ...routes]),
-          http_filters: filters,
-          access_log: accessLog(),
-          local_reply_config: ownerUnavailableReply(id, true),
-        }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),
+        {
+          ...httpListener(BACKBONE_LISTENER, listeners.backbone, limits, {
+            early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
+            // The health route skips jwt_authn but runs the region router, which lets the path through: a
+            // POP whose Wasm VM failed fails its peers' health checks and leaves their rotation.
+            route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...appHealth, ...routes]),
+            http_filters: [DRAIN_FILTER, ...filters],
+            access_log: accessLog(),
+            local_reply_config: ownerUnavailableReply(id, true),
+          }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),
+          // Draining for a rolling update fails the peers' health checks but keeps their connections:
+          // with the default drain type every connection would be closed, failing the requests on it.
+          drain_type: "MODIFY_ONLY",
+        },
         statsListener(listeners.stats, limits),
       ],
       clusters: [...popClusters(topology, region, pop, placement, inputs), adminCluster(listeners.admin, topology.timeouts.connectMs)],

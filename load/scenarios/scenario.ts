@@ -12,7 +12,7 @@ import { runFaultLoad, type FaultLoadRunResult } from "../run.ts";
 import type { FaultLoadPlan } from "../lib/fault-plan.ts";
 import type { OwnerResult } from "../lib/fault-summary.ts";
 import { loadStartedAt } from "../lib/fault-log.ts";
-import { waitAllPeersHealthy } from "./peer-rotation.ts";
+import { waitAllPeersHealthy } from "../../infra/commands/peer-rotation.ts";
 
 export const SCENARIO_NAMES = ["pop-loss", "discovery-loss", "datacenter-loss", "recovery", "residency", "vm-failure"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

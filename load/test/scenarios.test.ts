@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import { RestoreStack, scenarioResult, SCENARIO_NAMES, type ScenarioContext, type ScenarioResult } from "../scenarios/scenario.ts";
 import { BEGIN_MARKER, END_MARKER, formatReliabilityTable, replaceGeneratedSection } from "../scenarios/reliability-table.ts";
-import { healthyMembers } from "../scenarios/peer-rotation.ts";
+import { healthyMembers } from "../../infra/commands/peer-rotation.ts";
 import { SCENARIOS } from "../scenarios/run.ts";
 import type { FaultLoadRunResult } from "../run.ts";
 

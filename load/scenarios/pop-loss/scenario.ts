@@ -11,7 +11,7 @@ import {
   scenarioResult,
   type Scenario,
 } from "../scenario.ts";
-import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../peer-rotation.ts";
+import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../../../infra/commands/peer-rotation.ts";
 
 export const popLoss: Scenario = {
   name: "pop-loss",

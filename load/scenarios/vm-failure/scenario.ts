@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONTAINER_WASM_PATH } from "../../../edge/placement.ts";
 import { popContainer, popId } from "../../../infra/topology/names.ts";
-import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../peer-rotation.ts";
+import { formatRotationExit, peerViewsBefore, rotationExit, type RotationExit } from "../../../infra/commands/peer-rotation.ts";
 import {
   docker,
   dockerAsync,

@@ -1,8 +1,8 @@
 // When a POP leaves rotation: the POPs of every other region hold it in their `edge-router-<region>`
 // cluster, and count it out of `membership_healthy` once their health checks (or DNS) drop it.
-import type { PopOutput } from "../../infra/deploy-outputs.ts";
-import { peerCluster } from "../../infra/topology/names.ts";
-import { parsePrometheusText, sampleValue } from "../lib/prometheus-text.ts";
+import type { PopOutput } from "../deploy-outputs.ts";
+import { peerCluster } from "../topology/names.ts";
+import { parsePrometheusText, sampleValue } from "../../load/lib/prometheus-text.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
