@@ -49,7 +49,7 @@ const plan = validatePlan(
   regions,
 );
 if (!Array.isArray(outputs.pops) || outputs.pops.length === 0) throw new Error(`${outputsFile} lists no POPs to enter`);
-const mix = requestMix(outputs, plan.unknownTenants === true);
+const mix = requestMix(outputs, plan.unknownTenants === true, plan.https === true);
 
 export const options = {
   scenarios: {

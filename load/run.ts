@@ -240,6 +240,8 @@ export async function runFaultLoad(options: FaultLoadRunOptions): Promise<FaultL
     SUMMARY_FILE: summaryFile,
     FAULT_PLAN: JSON.stringify(options.plan),
     K6_NO_USAGE_REPORT: "true",
+    // k6 (Go) trusts the roots in SSL_CERT_FILE: the deploy's public CA, for https entries.
+    ...(options.plan.https ? { SSL_CERT_FILE: outputs.ca } : {}),
   };
   const { exitCode, stdout, stderr } = await runK6(
     options.k6Bin ?? toolPath("k6"),

@@ -1,7 +1,9 @@
-// npm run deploy [-- --region <name> ...]: setup, build, render, `cdktf deploy` of every stack (or the
-// shared stack and the named regions), then wait until every container is healthy and write .edge/outputs.json.
+// npm run deploy [-- --region <name> ...] [--roll]: setup, build, render, `cdktf deploy` of every stack
+// (or the shared stack and the named regions), then wait until every container is healthy and write
+// .edge/outputs.json. Over a running deploy, POPs the change replaces are replaced one at a time first
+// (rolling.ts); --roll replaces every POP that way even without a change.
 import { parseArgs } from "node:util";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { StepError } from "../../scripts/toolchain/commands.ts";
@@ -15,7 +17,9 @@ import { regionStackName, sharedStackName } from "../edge-app.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
 import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./deploy-environment.ts";
 import { waitHealthy } from "./docker-objects.ts";
-import { cdktfOutputsPath, writeDeployOutputs } from "./outputs.ts";
+import { cdktfOutputsPath, outputsPath, writeDeployOutputs } from "./outputs.ts";
+import { deployedPops, plannedPopReplacements, rollPops } from "./rolling.ts";
+import type { Topology } from "../topology/model.ts";
 import type { DeployOutputs } from "../deploy-outputs.ts";
 import { reportFailure, step } from "./step.ts";
 import { checkRouting } from "./routing-check.ts";
@@ -27,6 +31,8 @@ export interface DeployOptions {
   skipSetup?: boolean;
   /** Keep Terraform's plan and apply output to a failure (tests); the user sees it by default. */
   quiet?: boolean;
+  /** Replace every deployed POP, one at a time, even when nothing about it changed (a rolling restart). */
+  roll?: boolean;
 }
 
 export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs> {
@@ -56,6 +62,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     ? [sharedStackName(topology), ...options.regions.map((r) => regionStackName(topology, r))]
     : ["*"];
   const env = terraformEnv({ [DAEMON_NOFILE_ENV]: String(daemonLimit), EDGE_TOPOLOGY: path });
+  await rollChangedPops(topology, env, options);
   const result = await step(`cdktf deploy ${stacks.join(" ")}`, () =>
     cdktf(["deploy", ...stacks, "--auto-approve", "--skip-provider-lock", "--outputs-file", cdktfOutputsPath(), "--outputs-file-include-sensitive-outputs"], env, options.quiet),
   );
@@ -78,10 +85,28 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
   return outputs;
 }
 
+/**
+ * Before the stacks are applied: POP containers the change would replace are replaced one at a time
+ * here (rolling.ts), so `cdktf deploy` never recreates a region's POPs at once. Needs a deploy to
+ * roll over; a first deploy has none.
+ */
+async function rollChangedPops(topology: Topology, env: NodeJS.ProcessEnv, options: DeployOptions): Promise<void> {
+  if (!existsSync(outputsPath())) return;
+  const synth = await step("cdktf synth (to plan a rolling update)", () => cdktf(["synth"], env, true));
+  if (synth.code !== 0) throw new StepError("cdktf synth", synth.output.slice(-2000), "fix the cause and re-run `npm run deploy`");
+  const regions = options.regions?.length ? options.regions : topology.regions.map((r) => r.name);
+  const pops = await step(options.roll ? "deployed POPs (rolling restart)" : "plan: POPs this change replaces", async () =>
+    (options.roll ? await deployedPops(topology, env) : await plannedPopReplacements(topology, env)).filter((p) => regions.includes(p.region)),
+  );
+  if (pops.length === 0) return;
+  const outputs = JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs;
+  await step(`roll ${pops.length} POP(s), one at a time`, () => rollPops(topology, outputs, pops, env));
+}
+
 if (isEntryPoint(import.meta.url)) {
-  const { values } = parseArgs({ options: { region: { type: "string", multiple: true } } });
+  const { values } = parseArgs({ options: { region: { type: "string", multiple: true }, roll: { type: "boolean", default: false } } });
   try {
-    await deploy({ regions: values.region });
+    await deploy({ regions: values.region, roll: values.roll });
   } catch (e) {
     process.exitCode = reportFailure("deploy", e);
   }

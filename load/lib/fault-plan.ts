@@ -37,6 +37,8 @@ export interface FaultLoadPlan {
   sourceP99Ms?: Partial<Record<OwnerSource, number>>;
   /** Also send requests with Host names no tenant has, one in every round-robin cycle per POP and app. */
   unknownTenants?: boolean;
+  /** Enter every POP on its TLS listener (trusting the deploy's CA) instead of cleartext. */
+  https?: boolean;
   /** Request timeout, a k6 duration; default 10s. */
   requestTimeout?: string;
   /**
@@ -144,7 +146,7 @@ export interface MixedRequest {
  * (JWT), every tenant (Host) and, when asked, one unknown tenant. Taking the mix round-robin spreads
  * owners, sources and entry POPs evenly over any window longer than one cycle.
  */
-export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "tenants" | "apps">, unknownTenants: boolean): MixedRequest[] {
+export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "tenants" | "apps">, unknownTenants: boolean, https = false): MixedRequest[] {
   const owners: Omit<MixedRequest, "entryPop" | "entryRegion" | "url" | "app" | "serving" | "residencyBound">[] = [
     ...outputs.regions.map((region) => ({ ownerRegion: region, source: "jwt" as const, userRegion: region })),
     ...outputs.tenants.map((tenant) => ({ ownerRegion: tenant.region, source: "host" as const, host: tenant.host })),
@@ -157,7 +159,7 @@ export function requestMix(outputs: Pick<DeployOutputs, "regions" | "pops" | "te
         mix.push({
           entryPop: pop.id,
           entryRegion: pop.region,
-          url: `${pop.clientUrl}${app.prefix}/items`,
+          url: `${https ? pop.tlsUrl : pop.clientUrl}${app.prefix}/items`,
           app: app.name,
           ...owner,
           serving: app.serving[owner.ownerRegion] ?? [owner.ownerRegion],

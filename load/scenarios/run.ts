@@ -26,6 +26,9 @@ import { datacenterLoss } from "./datacenter-loss/scenario.ts";
 import { recovery } from "./recovery/scenario.ts";
 import { vmFailure } from "./vm-failure/scenario.ts";
 import { residency } from "./residency/scenario.ts";
+import { certRotation } from "./cert-rotation/scenario.ts";
+import { jwksRotation } from "./jwks-rotation/scenario.ts";
+import { rollingUpdate } from "./rolling-update/scenario.ts";
 import { formatReliabilityTable, replaceGeneratedSection } from "./reliability-table.ts";
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -35,6 +38,9 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   recovery,
   residency,
   "vm-failure": vmFailure,
+  "cert-rotation": certRotation,
+  "jwks-rotation": jwksRotation,
+  "rolling-update": rollingUpdate,
 };
 
 export const RELIABILITY_DOC = join(repoRoot, "docs/reliability.md");

@@ -14,7 +14,9 @@ import type { OwnerResult } from "../lib/fault-summary.ts";
 import { loadStartedAt } from "../lib/fault-log.ts";
 import { waitAllPeersHealthy } from "../../infra/commands/peer-rotation.ts";
 
-export const SCENARIO_NAMES = ["pop-loss", "discovery-loss", "datacenter-loss", "recovery", "residency", "vm-failure"] as const;
+export const SCENARIO_NAMES = [
+  "pop-loss", "discovery-loss", "datacenter-loss", "recovery", "residency", "vm-failure", "cert-rotation", "jwks-rotation", "rolling-update",
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 export type ScenarioForm = "full" | "quick";
 
