@@ -66,6 +66,19 @@ export async function deployedPops(topology: Topology, env: NodeJS.ProcessEnv): 
   return found;
 }
 
+/** The part of `terraform show -json <plan>` a roll reads. */
+export interface TerraformPlan {
+  resource_changes?: { address: string; change: { actions: string[] } }[];
+}
+
+/** Of `pops`, those the plan deletes and creates (either order), in `pops` order. In-place updates need no roll. */
+export function replacedIn(plan: TerraformPlan, pops: PopResource[]): PopResource[] {
+  const replaced = new Set(
+    (plan.resource_changes ?? []).filter((c) => c.change.actions.includes("delete") && c.change.actions.includes("create")).map((c) => c.address),
+  );
+  return pops.filter((pop) => replaced.has(pop.address));
+}
+
 /**
  * The POP containers the current synth would replace: `terraform plan` of each region's stack, the
  * containers whose planned actions are delete and create.
@@ -78,11 +91,7 @@ export async function plannedPopReplacements(topology: Topology, env: NodeJS.Pro
     if (mine.length === 0) continue;
     const dir = stackDir(topology, region.name);
     await terraform(dir, ["plan", "-input=false", "-lock-timeout=60s", "-out=rolling.tfplan"], env);
-    const plan = JSON.parse(await terraform(dir, ["show", "-json", "rolling.tfplan"], env)) as { resource_changes?: { address: string; change: { actions: string[] } }[] };
-    for (const change of plan.resource_changes ?? []) {
-      const pop = mine.find((p) => p.address === change.address);
-      if (pop && change.change.actions.includes("delete") && change.change.actions.includes("create")) replaced.push(pop);
-    }
+    replaced.push(...replacedIn(JSON.parse(await terraform(dir, ["show", "-json", "rolling.tfplan"], env)) as TerraformPlan, mine));
   }
   return replaced;
 }
