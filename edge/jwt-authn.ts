@@ -1,7 +1,7 @@
 // The POPs' token check (jwt_authn) reaches Envoy through ECDS from a file in a watched directory,
 // keys inline. A JWKS rotation rewrites that file and Envoy applies it to new requests in place: no
 // restart, no listener drain, open connections kept. A file Envoy rejects leaves the last good one
-// in force (counter `extension_config_discovery.envoy.filters.http.jwt_authn.config_fail`).
+// in force (Envoy counts it as the filter's `extension_config_discovery` `config_fail`).
 import { createHash } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
