@@ -31,8 +31,8 @@ export interface JwksRotation {
   retiring: RetiringKey[];
   /** Retiring keys whose time had come, taken out by this rotation. */
   removed: string[];
-  /** Milliseconds from publishing the file until the last POP accepted the new key. */
-  acceptedAfterMs: number;
+  /** Milliseconds from publishing the file until the last POP accepted the new key; a prune adds none. */
+  acceptedAfterMs?: number;
 }
 
 const PROBE_PATH = "/";
@@ -76,7 +76,7 @@ async function publish(topology: Topology, target: JwksTarget, jwks: Jwks): Prom
  * Stages (or reuses a staged) next key, publishes it, and promotes it once every POP accepts it.
  * A POP that does not within `timeoutMs` stops the rotation before anything signs with the new key.
  */
-export async function rotateJwks(topology: Topology, stateDir: string, target: JwksTarget, timeoutMs = 30_000, nowMs = Date.now()): Promise<JwksRotation> {
+export async function rotateJwks(topology: Topology, stateDir: string, target: JwksTarget, timeoutMs = 30_000, nowMs = Date.now()): Promise<Required<JwksRotation>> {
   const removed = pruneRetiredKeys(stateDir, nowMs);
   const staged = stageNextKey(stateDir);
   const publishedAt = Date.now();
@@ -97,5 +97,5 @@ export async function pruneJwks(topology: Topology, stateDir: string, target: Jw
   const removed = pruneRetiredKeys(stateDir, nowMs);
   const keys = ensureSigningKeys(stateDir, nowMs);
   await publish(topology, target, keys.jwks);
-  return { kid: keys.kid, retiring: keys.retiring, removed, acceptedAfterMs: 0 };
+  return { kid: keys.kid, retiring: keys.retiring, removed };
 }

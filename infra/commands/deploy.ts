@@ -3,7 +3,7 @@
 // .edge/outputs.json. Over a running deploy, POPs the change replaces are replaced one at a time first
 // (rolling.ts); --roll replaces every POP that way even without a change.
 import { parseArgs } from "node:util";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { StepError } from "../../scripts/toolchain/commands.ts";
@@ -17,7 +17,7 @@ import { regionStackName, sharedStackName } from "../edge-app.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
 import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./deploy-environment.ts";
 import { waitHealthy } from "./docker-objects.ts";
-import { cdktfOutputsPath, outputsPath, writeDeployOutputs } from "./outputs.ts";
+import { cdktfOutputsPath, readOutputs, writeDeployOutputs } from "./outputs.ts";
 import { deployedPops, plannedPopReplacements, rollPops } from "./rolling.ts";
 import type { Topology } from "../topology/model.ts";
 import type { DeployOutputs } from "../deploy-outputs.ts";
@@ -91,7 +91,8 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
  * roll over; a first deploy has none.
  */
 async function rollChangedPops(topology: Topology, env: NodeJS.ProcessEnv, options: DeployOptions): Promise<void> {
-  if (!existsSync(outputsPath())) return;
+  const outputs = readOutputs();
+  if (!outputs) return;
   const synth = await step("cdktf synth (to plan a rolling update)", () => cdktf(["synth"], env, true));
   if (synth.code !== 0) throw new StepError("cdktf synth", synth.output.slice(-2000), "fix the cause and re-run `npm run deploy`");
   const regions = options.regions?.length ? options.regions : topology.regions.map((r) => r.name);
@@ -99,7 +100,6 @@ async function rollChangedPops(topology: Topology, env: NodeJS.ProcessEnv, optio
     (options.roll ? await deployedPops(topology, env) : await plannedPopReplacements(topology, env)).filter((p) => regions.includes(p.region)),
   );
   if (pops.length === 0) return;
-  const outputs = JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs;
   await step(`roll ${pops.length} POP(s), one at a time`, () => rollPops(topology, outputs, pops, env));
 }
 

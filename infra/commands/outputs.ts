@@ -14,9 +14,14 @@ function isPopOutput(v: unknown): v is PopOutput {
   return typeof v === "object" && v !== null && typeof (v as PopOutput).clientUrl === "string" && typeof (v as PopOutput).tlsUrl === "string" && typeof (v as PopOutput).id === "string";
 }
 
+/** The running deploy's `.edge/outputs.json`; undefined when nothing was deployed. */
+export function readOutputs(): DeployOutputs | undefined {
+  return existsSync(outputsPath()) ? (JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs) : undefined;
+}
+
 /** Merges the POP URLs cdktf reported (for the stacks just deployed) into the outputs file. */
 export function writeDeployOutputs(topology: Topology): DeployOutputs {
-  const previous: PopOutput[] = existsSync(outputsPath()) ? (JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs).pops : [];
+  const previous: PopOutput[] = readOutputs()?.pops ?? [];
   const reported = existsSync(cdktfOutputsPath()) ? (JSON.parse(readFileSync(cdktfOutputsPath(), "utf8")) as Record<string, Record<string, unknown>>) : {};
   const byId = new Map(previous.map((p) => [p.id, p]));
   for (const stack of Object.values(reported)) for (const value of Object.values(stack)) if (isPopOutput(value)) byId.set(value.id, value);

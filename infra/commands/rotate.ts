@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { stateDir } from "../../scripts/toolchain/paths.ts";
 import { ensurePublicPki, PUBLIC_TLS_STATE_SUBDIR } from "../../edge/public-tls.ts";
 import { CONTAINER_JWT_AUTHN, CONTAINER_PUBLIC_TLS } from "../../edge/placement.ts";
@@ -16,13 +16,12 @@ import { listPops } from "../topology/inventory.ts";
 import { popContainer, popId } from "../topology/names.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
-import type { DeployOutputs } from "../deploy-outputs.ts";
 import { BUSYBOX } from "../constructs/container-settings.ts";
 import { jwtAuthnStateDir } from "../deploy-inputs.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { reportFailure } from "./step.ts";
 import { dockerAsync } from "./docker-objects.ts";
-import { outputsPath } from "./outputs.ts";
+import { outputsPath, readOutputs } from "./outputs.ts";
 
 export interface CertRotation {
   /** Per pop id, the serial of the certificate it serves from now on. */
@@ -53,8 +52,8 @@ export async function rotateCertificates(topology: Topology): Promise<CertRotati
 
 /** The deployed POPs as a JWKS rotation reaches them: the file copied into each container, probes at each client URL. */
 export function dockerJwksTarget(topology: Topology): JwksTarget {
-  if (!existsSync(outputsPath())) throw new Error(`${outputsPath()} not found: run \`npm run deploy\` first`);
-  const outputs = JSON.parse(readFileSync(outputsPath(), "utf8")) as DeployOutputs;
+  const outputs = readOutputs();
+  if (!outputs) throw new Error(`${outputsPath()} not found: run \`npm run deploy\` first`);
   const pops = listPops(topology).map(({ region, pop, id }) => {
     const output = outputs.pops.find((candidate) => candidate.id === id);
     if (!output) throw new Error(`${outputsPath()} does not name ${id}: run \`npm run deploy\``);

@@ -16,7 +16,7 @@ export const jwksRotation: Scenario = {
   async run(ctx) {
     const started = await popStartTimes(ctx.topology);
     const target = dockerJwksTarget(ctx.topology);
-    let rotation: JwksRotation | undefined;
+    let rotation: Required<JwksRotation> | undefined;
     let refusing: string[] = [];
     const run = await runWithFault(
       ctx,
