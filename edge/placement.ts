@@ -89,8 +89,8 @@ export function dockerHostAddress(dockerHost: string): string {
 
 /**
  * Containers on a shared Docker network, reached by container name on their container ports.
- * A peer on another Docker host is reached at that host's address on the backbone port its POP
- * publishes (`backbonePort + index`).
+ * A peer on another Docker host is reached at its region's `backboneAddress` on the backbone port its
+ * POP publishes (`backbonePort + index`).
  */
 export function dockerPlacement(topology: Topology): Placement {
   const { project, ports } = topology;
@@ -115,8 +115,8 @@ export function dockerPlacement(topology: Topology): Placement {
       const index = target.pops.findIndex((pop) => pop.name === popName);
       if (index < 0) throw new Error(`unknown POP ${popName} in region ${regionName}`);
       const published = backboneHostPort(target, index);
-      if (from && target.dockerHost !== undefined && from.dockerHost !== target.dockerHost && published !== undefined) {
-        return { address: dockerHostAddress(target.dockerHost), port: published };
+      if (from && target.dockerHost !== undefined && from.dockerHost !== target.dockerHost && published !== undefined && target.backboneAddress !== undefined) {
+        return { address: target.backboneAddress, port: published };
       }
       return { address: popContainer(project, regionName, popName), port: ports.popBackbone };
     },

@@ -20,6 +20,7 @@ export function buildEdgeApp(app: App, topology: Topology, inputs: DeployInputs)
     stateDir: inputs.stateDir,
     backboneNetwork: backboneNetworkName(topology.project),
     images: inputs.images,
+    anyLocalRegion: topology.regions.some((region) => region.dockerHost === undefined),
   });
   const regions = topology.regions.map((region) => {
     const stack = new RegionStack(app, regionStackName(topology, region.name), { topology, region, inputs });

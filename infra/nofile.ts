@@ -18,7 +18,8 @@ export interface NofileDecision {
 
 export const DAEMON_NOFILE_ENV = "EDGE_DOCKER_NOFILE_LIMIT";
 
-export function decideNofile(resources: Pick<Resources, "nofile" | "connections">, daemonHardLimit: number | undefined): NofileDecision {
+/** `dockerHost` names the engine the limit was measured on when it is not the local one. */
+export function decideNofile(resources: Pick<Resources, "nofile" | "connections">, daemonHardLimit: number | undefined, dockerHost?: string): NofileDecision {
   const requested = resources.nofile;
   if (daemonHardLimit === undefined || daemonHardLimit >= requested) return { nofile: requested, connections: resources.connections };
   const global = Math.min(resources.connections.global, maxGlobalConnections(daemonHardLimit));
@@ -31,7 +32,7 @@ export function decideNofile(resources: Pick<Resources, "nofile" | "connections"
     nofile: daemonHardLimit,
     connections: { perListener, global },
     warning:
-      `WARNING: resources.nofile is ${requested} but the Docker daemon's open-files hard limit is ${daemonHardLimit}; ` +
+      `WARNING: resources.nofile is ${requested} but the Docker daemon's${dockerHost ? ` (at ${dockerHost})` : ""} open-files hard limit is ${daemonHardLimit}; ` +
       `Envoy containers get nofile=${daemonHardLimit}` +
       (lowered.length > 0 ? ` and ${lowered.join(" and ")}, to stay within nofile / 2` : "") +
       `. Raise the daemon's limit (LimitNOFILE in its service unit) to get ${requested}.`,

@@ -15,7 +15,9 @@ import { buildUpstreamsImage, bundleUpstreams } from "../upstreams-image.ts";
 import { DAEMON_NOFILE_ENV, decideNofile } from "../nofile.ts";
 import { regionStackName, sharedStackName } from "../edge-app.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
-import { assertPortsFree, daemonNofileHardLimit, runProjectScript } from "./deploy-environment.ts";
+import { assertPortsFree, lowestNofileLimit, runProjectScript } from "./deploy-environment.ts";
+import { assertEnginesAnswer, enginesOf, sendImage } from "./engines.ts";
+import { pins } from "../../scripts/toolchain/versions.ts";
 import { waitHealthy } from "./docker-objects.ts";
 import { cdktfOutputsPath, readOutputs, writeDeployOutputs } from "./outputs.ts";
 import { deployedPops, plannedPopReplacements, rollPops } from "./rolling.ts";
@@ -45,9 +47,8 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
   if (unknown.length > 0) {
     throw new StepError("select regions", `unknown region(s): ${unknown.join(", ")}`, `choose from ${topology.regions.map((r) => r.name).join(", ")}`);
   }
-  const daemonLimit = await step("measure the Docker daemon's open-files limit", daemonNofileHardLimit);
-  const nofile = decideNofile(topology.resources, daemonLimit);
-  if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
+  const engines = enginesOf(topology);
+  await step(`reach ${engines.length} Docker Engine(s)`, () => assertEnginesAnswer(topology));
   mkdirSync(stateDir, { recursive: true });
   await step("signing keys", () => ensureSigningKeys(stateDir));
   await step("backbone certificates", () => {
@@ -55,13 +56,22 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     if (pki.caCreated) console.log(`    new backbone CA in ${pki.dir}`);
     if (pki.issued.length > 0) console.log(`    issued: ${pki.issued.join(", ")}`);
   });
+  const images = [pins.images.envoy.tag, bundleUpstreams(topology.project).tag];
   await step("services image", () => buildUpstreamsImage(topology.project, bundleUpstreams(topology.project)));
+  for (const { host } of engines.filter((e) => e.host !== undefined)) {
+    await step(`images to ${host}`, async () => {
+      for (const tag of images) console.log(`    ${tag}: ${(await sendImage(host!, tag)) ? "sent" : "already there"}`);
+    });
+  }
+  const daemon = await step("measure every Docker daemon's open-files limit", () => lowestNofileLimit(topology));
+  const nofile = decideNofile(topology.resources, daemon.limit, daemon.host);
+  if (nofile.warning) console.warn(`\n${nofile.warning}\n`);
   await step("check host ports", () => assertPortsFree(topology));
 
   const stacks = options.regions?.length
     ? [sharedStackName(topology), ...options.regions.map((r) => regionStackName(topology, r))]
     : ["*"];
-  const env = terraformEnv({ [DAEMON_NOFILE_ENV]: String(daemonLimit), EDGE_TOPOLOGY: path });
+  const env = terraformEnv({ [DAEMON_NOFILE_ENV]: String(daemon.limit), EDGE_TOPOLOGY: path });
   await rollChangedPops(topology, env, options);
   const result = await step(`cdktf deploy ${stacks.join(" ")}`, () =>
     cdktf(["deploy", ...stacks, "--auto-approve", "--skip-provider-lock", "--outputs-file", cdktfOutputsPath(), "--outputs-file-include-sensitive-outputs"], env, options.quiet),
@@ -70,9 +80,9 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployOutputs
     if (options.quiet) console.error(result.output.slice(-6000));
     throw new StepError("cdktf deploy", "Terraform reported errors (above)", "fix the cause and re-run `npm run deploy`; `npm run destroy` removes what was created");
   }
-  const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, listContainers(topology).map((c) => c.name), 180_000));
+  const unhealthy = await step("wait until every container is healthy", () => waitHealthy(topology.project, listContainers(topology).map((c) => c.name), 180_000, engines.map((e) => e.host)));
   if (unhealthy.length > 0) {
-    throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, "read `docker logs <container>`");
+    throw new StepError("wait for health", `not healthy: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`, engines.some((e) => e.host) ? "read `docker -H <region's dockerHost> logs <container>`" : "read `docker logs <container>`");
   }
   const outputs = writeDeployOutputs(topology);
   const misrouted = await step("check routing through every POP", () => checkRouting(topology, outputs.pops, outputs.ca, 60_000));

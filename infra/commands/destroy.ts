@@ -3,10 +3,17 @@ import { run } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
 import { projectObjects, removeNetwork, type ProjectObjects } from "./docker-objects.ts";
+import { describeEngine, enginesOf, onEngine } from "./engines.ts";
 import { reportFailure, step } from "./step.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { existsSync } from "node:fs";
 import { FILTER_WASM } from "../deploy-inputs.ts";
+
+const sumObjects = (all: ProjectObjects[]): ProjectObjects => ({
+  containers: all.flatMap((o) => o.containers),
+  networks: all.flatMap((o) => o.networks),
+  images: all.flatMap((o) => o.images),
+});
 
 export async function destroy(options: { quiet?: boolean } = {}): Promise<ProjectObjects> {
   const path = topologyPath();
@@ -22,22 +29,29 @@ export async function destroy(options: { quiet?: boolean } = {}): Promise<Projec
   }
   if (result.code !== 0 && options.quiet) console.error(result.output.slice(-6000));
   // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
-  // recorded, so anything still carrying the project's label is removed too.
-  const leftover = projectObjects(topology.project);
+  // recorded, so anything still carrying the project's label is removed too, on every region's engine.
+  const engines = enginesOf(topology).map((e) => e.host);
+  const leftover = sumObjects(engines.map((host) => projectObjects(topology.project, host)));
   const errors: string[] = [];
   await step("remove leftovers", () => {
-    if (leftover.containers.length) run("docker", ["rm", "-f", ...leftover.containers]);
-    for (const network of leftover.networks) {
-      const error = removeNetwork(network);
-      if (error) errors.push(error);
+    for (const host of engines) {
+      const objects = projectObjects(topology.project, host);
+      if (objects.containers.length) run("docker", onEngine(host, ["rm", "-f", "-v", ...objects.containers]));
+      for (const network of objects.networks) {
+        const error = removeNetwork(network, host);
+        if (error) errors.push(error);
+      }
+      if (objects.images.length) run("docker", onEngine(host, ["rmi", "-f", ...objects.images]));
     }
-    if (leftover.images.length) run("docker", ["rmi", "-f", ...leftover.images]);
   });
-  const remaining = projectObjects(topology.project);
-  const count = remaining.containers.length + remaining.networks.length + remaining.images.length;
-  if (count > 0) throw new Error(`destroy left ${count} object(s): ${JSON.stringify(remaining)}${errors.length ? `; ${errors.join("; ")}` : ""}`);
+  const remaining = engines.map((host) => ({ host, objects: projectObjects(topology.project, host) }))
+    .filter(({ objects }) => objects.containers.length + objects.networks.length + objects.images.length > 0);
+  if (remaining.length > 0) {
+    const left = remaining.map(({ host, objects }) => `${describeEngine(host)}: ${JSON.stringify(objects)}`).join("; ");
+    throw new Error(`destroy left objects behind: ${left}${errors.length ? `; ${errors.join("; ")}` : ""}`);
+  }
   if (result.code !== 0) console.warn(`destroy: cdktf destroy did not run cleanly (${result.output.split("\n").filter(Boolean).at(-1) ?? "see above"}); everything was removed by label`);
-  console.log(`destroy: removed; leftovers swept: ${leftover.containers.length} container(s), ${leftover.networks.length} network(s), ${leftover.images.length} image(s)`);
+  console.log(`destroy: removed from ${engines.length} engine(s); leftovers swept: ${leftover.containers.length} container(s), ${leftover.networks.length} network(s), ${leftover.images.length} image(s)`);
   return leftover;
 }
 

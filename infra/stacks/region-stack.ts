@@ -11,6 +11,7 @@ import { EdgeStack } from "./edge-stack.ts";
 import type { DeployInputs } from "../deploy-inputs.ts";
 import { backboneNetworkName, datacenterNetworkName } from "../network-names.ts";
 import type { PopOutput } from "../deploy-outputs.ts";
+import { dockerHostAddress } from "../../edge/placement.ts";
 
 export interface RegionStackProps {
   topology: Topology;
@@ -27,6 +28,7 @@ export class RegionStack extends EdgeStack {
     super(scope, name, inputs.stateDir, region.dockerHost);
     const project = topology.project;
     const remote = region.dockerHost !== undefined;
+    const publishAddress = region.publishAddress ?? "127.0.0.1";
 
     const datacenterNetwork = new Network(this, "datacenter-network", {
       name: datacenterNetworkName(project, region.name),
@@ -42,6 +44,7 @@ export class RegionStack extends EdgeStack {
         driver: "bridge",
         labels: objectLabels(project, "backbone", "network", region.name),
       }).name;
+      // The deploy sends both images to that engine first (engines.ts): nothing is pulled.
       new Image(this, "envoy-image", { name: inputs.images.envoy, keepLocally: true });
       new Image(this, "upstreams-image", { name: inputs.images.upstreams, keepLocally: false });
     }
@@ -88,11 +91,12 @@ export class RegionStack extends EdgeStack {
         backboneTls: inputs.backboneTls(region.name, pop.name),
         backboneNetwork,
         datacenterNetwork: datacenterNetwork.name,
-        // A POP on another Docker host serves clients there; local POPs publish on loopback only.
-        client: { host: pop.clientPort, container: topology.ports.popClient, hostAddress: remote ? "0.0.0.0" : "127.0.0.1" },
-        clientTls: { host: pop.tlsPort, container: topology.ports.popClientTls, hostAddress: remote ? "0.0.0.0" : "127.0.0.1" },
+        // Client, TLS and stats ports on the host's publish address (loopback unless the region says
+        // otherwise); only the mutual-TLS backbone is published for other hosts.
+        client: { host: pop.clientPort, container: topology.ports.popClient, hostAddress: publishAddress },
+        clientTls: { host: pop.tlsPort, container: topology.ports.popClientTls, hostAddress: publishAddress },
         publicTlsSdsPath: inputs.publicTlsSdsPath(region.name, pop.name),
-        stats: { host: pop.statsPort, container: topology.ports.envoyStats, hostAddress: "127.0.0.1" },
+        stats: { host: pop.statsPort, container: topology.ports.envoyStats, hostAddress: publishAddress },
         backbone: region.backbonePort !== undefined
           ? { host: region.backbonePort + index, container: topology.ports.popBackbone, hostAddress: "0.0.0.0" }
           : undefined,
@@ -104,7 +108,9 @@ export class RegionStack extends EdgeStack {
       // POPs start after their datacenter is healthy, so a POP never reports ready without a backend.
       instance.container.node.addDependency(datacenter);
       this.pops.push(instance);
-      const host = remote ? new URL(region.dockerHost!).hostname : "127.0.0.1";
+      // This machine reaches a remote region's ports at its Docker host (the harness's engines publish
+      // them on 127.0.0.1 here).
+      const host = remote ? dockerHostAddress(region.dockerHost!) : "127.0.0.1";
       const output: PopOutput = {
         id: popId(region.name, pop.name),
         region: region.name,

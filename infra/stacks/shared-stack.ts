@@ -10,12 +10,15 @@ export interface SharedStackProps {
   stateDir: string;
   backboneNetwork: string;
   images: DeployImages;
+  /** False when every region has its own Docker host: then nothing is shared on this one. */
+  anyLocalRegion: boolean;
 }
 
 /** What every region shares on the local Docker host: the backbone network joining all POPs, and the images. */
 export class SharedStack extends EdgeStack {
   constructor(scope: Construct, name: string, props: SharedStackProps) {
     super(scope, name, props.stateDir);
+    if (!props.anyLocalRegion) return;
     new Network(this, "backbone", {
       name: props.backboneNetwork,
       driver: "bridge",

@@ -18,6 +18,18 @@ export interface Topology {
   tls: PublicTls;
   regions: Region[];
   tenants: Tenant[];
+  /** Emulated wide-area network between regions; absent means no added latency. */
+  wan?: Wan;
+}
+
+/**
+ * Round-trip times between regions, applied on the backbone: a request a POP forwards to a peer in
+ * another region waits the pair's RTT at the receiving POP (the fault filter's fixed delay), so a
+ * sideways hop costs what it would across that distance. Keys are `<region>/<region>`, either order,
+ * each pair once; a pair not listed adds nothing.
+ */
+export interface Wan {
+  rttMs: Record<string, number>;
 }
 
 /** TLS on every POP's public listener; the certificates come from the deploy's public CA. */
@@ -174,6 +186,17 @@ export interface Region {
    * Docker hosts: POP i (0-based, in listed order) publishes on `backbonePort + i`.
    */
   backbonePort?: number;
+  /**
+   * Address on the region's Docker host where peers on other hosts reach its published backbone ports;
+   * required with `dockerHost` (a host name or IPv4 address, without port).
+   */
+  backboneAddress?: string;
+  /**
+   * Address on the region's Docker host that its POPs' client, TLS and stats ports are published on;
+   * 127.0.0.1 when absent. A POP serving the public from its own host sets 0.0.0.0 or the host's
+   * public address; the local multi-host harness sets each engine's private address.
+   */
+  publishAddress?: string;
   pops: Pop[];
   datacenter: Datacenter;
 }

@@ -1,4 +1,4 @@
-import type { App, Ports, Region, Resources, Routing, Tenant, Timeouts, Topology } from "./model.ts";
+import type { App, Ports, Region, Resources, Routing, Tenant, Timeouts, Topology, Wan } from "./model.ts";
 import { DISCOVERY_CLUSTER, EDGE_HEALTH_PATH, GRPC_SERVICE_PATTERN, localCluster, peerCluster } from "./names.ts";
 import { listContainers } from "./inventory.ts";
 import { DEFAULTS, GRPC_PREFIX_RULE, NAME_PATTERN, PREFIX_PATTERN, sectionSchemas, showValue } from "./schema.ts";
@@ -33,6 +33,7 @@ export interface RuleView {
   apps: Entry<App>[];
   regions: Entry<Region>[];
   tenants: Entry<Tenant>[];
+  wan: Wan | undefined;
 }
 
 /** Paths reserved by the edge itself; no app prefix may overlap them. */
@@ -71,6 +72,7 @@ export function viewOf(raw: unknown): RuleView {
     apps: entries(doc, "apps", sectionSchemas.app),
     regions: entries(doc, "regions", sectionSchemas.region),
     tenants: entries(doc, "tenants", sectionSchemas.tenant),
+    wan: section(doc, "wan", sectionSchemas.wan),
   };
 }
 
@@ -341,6 +343,19 @@ const dockerHostsComplete = (view: RuleView): Problem[] => {
         message: `is missing while dockerHost is set; expected the first host port for this region's backbone listeners (POP i publishes on backbonePort + i)`,
       });
     }
+    if (raw.backboneAddress === undefined) {
+      problems.push({
+        path: `regions[${index}].backboneAddress`,
+        message: `is missing while dockerHost is set; expected the address on that host where peers on other hosts reach its backbone ports`,
+      });
+    }
+  }
+  for (const { index, raw } of view.regions) {
+    for (const field of ["backboneAddress", "publishAddress"] as const) {
+      if (raw[field] !== undefined && raw.dockerHost === undefined) {
+        problems.push({ path: `regions[${index}].${field}`, message: `${showValue(raw[field])} is set without dockerHost; expected ${field} only together with dockerHost` });
+      }
+    }
   }
   if (withHost.length > 0) {
     const example = `regions[${withHost[0]!.index}]`;
@@ -360,6 +375,32 @@ const dockerHostsComplete = (view: RuleView): Problem[] => {
         message: `${showValue(raw.backbonePort)} is set without dockerHost; expected backbonePort only together with dockerHost`,
       });
     }
+  }
+  return problems;
+};
+
+/** WAN pairs name two different known regions, each pair once in either order. */
+const wanPairsValid = (view: RuleView): Problem[] => {
+  const names = regionNameSet(view);
+  if (!view.wan || !names) return [];
+  const problems: Problem[] = [];
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(view.wan.rttMs)) {
+    const path = `wan.rttMs.${key}`;
+    const pair = key.split("/");
+    if (pair.length !== 2 || pair[0] === pair[1]) {
+      problems.push({ path, message: `is not a pair of two different regions; expected <region>/<region>, e.g. ${[...names].slice(0, 2).join("/")}` });
+      continue;
+    }
+    const unknown = pair.filter((region) => !names.has(region));
+    if (unknown.length > 0) {
+      problems.push({ path, message: `names unknown region(s) ${unknown.join(", ")}; expected regions from ${[...names].join(", ")}` });
+      continue;
+    }
+    const canonical = [...pair].sort().join("/");
+    const earlier = seen.get(canonical);
+    if (earlier !== undefined) problems.push({ path, message: `is the same pair as wan.rttMs.${earlier}; expected each pair of regions once` });
+    else seen.set(canonical, key);
   }
   return problems;
 };
@@ -543,6 +584,7 @@ export const rules: ReadonlyArray<(view: RuleView) => Problem[]> = [
   precedenceSourcesUnique,
   tenantHostsUnique,
   dockerHostsComplete,
+  wanPairsValid,
   hostPortsDistinct,
   containerPortsDistinct,
   connectionLimitsFit,

@@ -22,6 +22,8 @@ export const HOSTNAME_PATTERN = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${H
 export const HOSTNAME_RULE = "a lowercase DNS hostname without port, e.g. acme.example.test";
 
 export const DOCKER_HOST_PATTERN = /^(?:ssh|tcp):\/\/(?:[^@/\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?\/?$/;
+export const IPV4_PATTERN = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+export const ADDRESS_RULE = "an IPv4 address or a lowercase DNS hostname, without port";
 export const DOCKER_HOST_RULE = "ssh://[user@]host[:port] or tcp://host:port";
 
 /** Short, single-line rendering of a user value for messages. */
@@ -247,6 +249,8 @@ export const regionSchema = z.strictObject({
   jurisdiction: jurisdiction(),
   dockerHost: patterned(DOCKER_HOST_PATTERN, "Docker host", DOCKER_HOST_RULE).optional(),
   backbonePort: port().optional(),
+  backboneAddress: z.string().refine((v) => IPV4_PATTERN.test(v) || HOSTNAME_PATTERN.test(v), { error: (issue) => `${showValue(issue.input)} is not a valid address; expected ${ADDRESS_RULE}` }).optional(),
+  publishAddress: patterned(IPV4_PATTERN, "IPv4 address", "an IPv4 address such as 127.0.0.1 or 0.0.0.0").optional(),
   pops: z.array(popSchema).min(1, { error: "has no POPs; expected at least one POP per region" }),
   datacenter: z.strictObject({
     ingressReplicas: integer(1, 16, "a replica count").default(1),
@@ -257,6 +261,13 @@ export const regionSchema = z.strictObject({
 export const tenantSchema = z.strictObject({
   host: patterned(HOSTNAME_PATTERN, "hostname", HOSTNAME_RULE),
   region: name(),
+});
+
+/** Highest emulated round trip: beyond it a sideways hop would outlast sensible route timeouts. */
+export const MAX_RTT_MS = 2000;
+
+const wanSchema = z.strictObject({
+  rttMs: z.record(z.string(), integer(0, MAX_RTT_MS, "a round-trip time in milliseconds")),
 });
 
 export const topologySchema = z.strictObject({
@@ -270,6 +281,7 @@ export const topologySchema = z.strictObject({
   tls: tlsSchema.prefault({}),
   regions: z.array(regionSchema).min(1, { error: "is empty; expected at least one region" }),
   tenants: z.array(tenantSchema).default([]),
+  wan: wanSchema.optional(),
 });
 
 /** Sections parsed on their own so rules.ts can still check the valid parts of an invalid file. */
@@ -284,6 +296,7 @@ export const sectionSchemas = {
   tls: tlsSchema.prefault({}),
   region: regionSchema,
   tenant: tenantSchema,
+  wan: wanSchema,
 };
 
 type Parsed = z.output<typeof topologySchema>;
