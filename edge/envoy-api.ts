@@ -163,7 +163,18 @@ export interface AccessLog {
 
 // --- HTTP filters -----------------------------------------------------------------------------
 
-export type HttpFilter = DiscoveredFilter | HealthCheckFilter | WasmFilter | RouterFilter;
+export type HttpFilter = DiscoveredFilter | HealthCheckFilter | FaultFilter | WasmFilter | RouterFilter;
+
+/** A fixed delay for requests whose headers match: the emulated WAN (wan.ts). */
+export interface FaultFilter {
+  name: "envoy.filters.http.fault";
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
+    delay: { fixed_delay: string; percentage: { numerator: number; denominator: "HUNDRED" } };
+    headers: HeaderMatcher[];
+    max_active_faults: number;
+  };
+}
 
 /** Passes matching health checks on; after the admin's /healthcheck/fail it fails them, and marks every response. */
 export interface HealthCheckFilter {
@@ -239,6 +250,7 @@ export interface RouteConfiguration {
   name: string;
   virtual_hosts: VirtualHost[];
   response_headers_to_remove?: string[];
+  request_headers_to_add?: HeaderValueOption[];
 }
 
 export interface VirtualHost {

@@ -14,6 +14,12 @@ export const HOP_HEADER = "x-edge-hops";
  */
 export const OWNER_HEADER = "x-edge-owner";
 export const SOURCE_HEADER = "x-edge-source";
+/**
+ * Region of the POP that forwarded a request, set on everything a POP routes when the topology
+ * declares a WAN; the receiving POP delays it by that pair's round trip (wan.ts). Carried like the
+ * decision headers, so peers may set it and clients may not.
+ */
+export const FROM_REGION_HEADER = "x-edge-from-region";
 /** Verified JWT region claim, written by jwt_authn. */
 export const CLAIM_HEADER = "x-edge-user-region";
 /** Response headers the filter sets on the way back. */

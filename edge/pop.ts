@@ -21,6 +21,7 @@ import { cluster } from "./clusters.ts";
 import { overloadManager } from "./overload.ts";
 import { datacenterConnectMs, failoverSettings, UNSERVED_MARK, unavailableReply } from "./failover.ts";
 import { appRoutes } from "./app-routes.ts";
+import { fromRegionHeaders, wanDelayFilters } from "./wan.ts";
 import { accessLog, adminCluster, appHealthRoute, healthRoute, statsListener } from "./observability.ts";
 import type { Placement, RenderInputs } from "./placement.ts";
 
@@ -208,6 +209,8 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
     .map((app) => appHealthRoute(app.name, localCluster(app.name, region), [JWT_FILTER]));
   const id = popId(region, pop);
   const limits = { timeouts: topology.timeouts, connections: topology.resources.connections };
+  const requestHeaders = fromRegionHeaders(topology, region);
+  const fromRegion = requestHeaders.length > 0 ? { request_headers_to_add: requestHeaders } : {};
   // The client listeners, cleartext and TLS, serve alike; with redirectCleartext the cleartext one
   // answers only the health path and sends everything else to HTTPS on the POP's public TLS port.
   const publicParts = (name: string, served: boolean) => ({
@@ -216,6 +219,7 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
     // Redirected requests are not decided: no token check, no region router, nothing forwarded.
     route_config: routeConfig(name, served ? routes : [healthRoute([]), httpsRedirect(placement.publicTlsPort(region, pop))], {
       response_headers_to_remove: [UNSERVED_HEADER],
+      ...fromRegion,
     }),
     http_filters: served ? filters : [ROUTER_FILTER],
     access_log: accessLog(),
@@ -233,8 +237,8 @@ export function popBootstrap(topology: Topology, region: string, pop: string, pl
             early_header_mutation_extensions: BACKBONE_HEADER_MUTATION,
             // The health route skips jwt_authn but runs the region router, which lets the path through: a
             // POP whose Wasm VM failed fails its peers' health checks and leaves their rotation.
-            route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...appHealth, ...routes]),
-            http_filters: [DRAIN_FILTER, ...filters],
+            route_config: routeConfig(BACKBONE_LISTENER, [healthRoute([JWT_FILTER]), ...appHealth, ...routes], fromRegion),
+            http_filters: [DRAIN_FILTER, ...wanDelayFilters(topology, region), ...filters],
             access_log: accessLog(),
             local_reply_config: ownerUnavailableReply(id, true),
           }, backboneListenerTls(topology, inputs.backboneTls(region, pop))),

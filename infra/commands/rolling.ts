@@ -14,6 +14,7 @@ import { PEER_DRAIN_MS } from "../../edge/failover.ts";
 import { BUSYBOX } from "../constructs/container-settings.ts";
 import { regionStackName } from "../edge-app.ts";
 import { dockerAsync, waitHealthy } from "./docker-objects.ts";
+import { engineOfContainer, engineOfRegion } from "./engines.ts";
 import { peerViewsBefore, rotationExit, waitAllPeersHealthy } from "./peer-rotation.ts";
 
 /** One POP container as Terraform knows it. */
@@ -99,7 +100,7 @@ export async function plannedPopReplacements(topology: Topology, env: NodeJS.Pro
 /** Takes a POP out of its peers' rotation: its backbone health checks fail from now on (admin, inside its container). */
 export async function drainPop(topology: Topology, container: string): Promise<void> {
   const admin = `http://127.0.0.1:${topology.ports.envoyAdmin}/healthcheck/fail`;
-  await dockerAsync(["exec", container, BUSYBOX, "wget", "-q", "-O", "/dev/null", "--post-data=", admin]);
+  await dockerAsync(["exec", container, BUSYBOX, "wget", "-q", "-O", "/dev/null", "--post-data=", admin], engineOfContainer(topology, container));
 }
 
 /**
@@ -115,7 +116,7 @@ export async function rollPops(topology: Topology, outputs: DeployOutputs, pops:
     const exit = await rotationExit(outputs.pops, pop.region, before, Date.now(), 10_000);
     await new Promise((r) => setTimeout(r, PEER_DRAIN_MS));
     await terraform(stackDir(topology, pop.region), ["apply", "-input=false", "-auto-approve", "-lock-timeout=60s", `-replace=${pop.address}`, `-target=${pop.address}`], env);
-    const unhealthy = await waitHealthy(topology.project, [pop.container], 120_000);
+    const unhealthy = await waitHealthy(topology.project, [pop.container], 120_000, [engineOfRegion(topology, pop.region)]);
     if (unhealthy.length > 0) throw new Error(`${pop.container} is not healthy after its replacement (${unhealthy.map((c) => `${c.state}, ${c.health}`).join("")}); the POPs after it were not replaced`);
     const lagging = await waitAllPeersHealthy(outputs.pops, 60_000);
     if (lagging.length > 0) throw new Error(`peers did not take ${pop.id} back: ${lagging.slice(0, 3).join("; ")}; the POPs after it were not replaced`);

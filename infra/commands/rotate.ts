@@ -32,10 +32,10 @@ export interface CertRotation {
  * Copies a host file into a running container beside `target` and renames it over `target` there:
  * a watch on the directory sees one complete file.
  */
-async function replaceInContainer(container: string, hostFile: string, target: { path: string; watchedDir: string }): Promise<void> {
+async function replaceInContainer(container: string, host: string | undefined, hostFile: string, target: { path: string; watchedDir: string }): Promise<void> {
   const pending = join(target.watchedDir, ".rotation.pending");
-  await dockerAsync(["cp", hostFile, `${container}:${pending}`]);
-  await dockerAsync(["exec", container, BUSYBOX, "mv", "-f", pending, target.path]);
+  await dockerAsync(["cp", hostFile, `${container}:${pending}`], host);
+  await dockerAsync(["exec", container, BUSYBOX, "mv", "-f", pending, target.path], host);
 }
 
 /** New certificates for every POP from the public CA (state `<state>/public-tls/`), put into its container. */
@@ -44,7 +44,7 @@ export async function rotateCertificates(topology: Topology): Promise<CertRotati
   const serials: Record<string, string> = {};
   for (const { region, pop } of listPops(topology)) {
     const container = popContainer(topology.project, region.name, pop.name);
-    await replaceInContainer(container, pki.sdsFile(region.name, pop.name).sdsPath, { path: CONTAINER_PUBLIC_TLS.sdsPath, watchedDir: CONTAINER_PUBLIC_TLS.watchedDir });
+    await replaceInContainer(container, region.dockerHost, pki.sdsFile(region.name, pop.name).sdsPath, { path: CONTAINER_PUBLIC_TLS.sdsPath, watchedDir: CONTAINER_PUBLIC_TLS.watchedDir });
     serials[popId(region.name, pop.name)] = new X509Certificate(readFileSync(pki.pop(region.name, pop.name).certPath)).serialNumber;
   }
   return { serials };
@@ -57,13 +57,13 @@ export function dockerJwksTarget(topology: Topology): JwksTarget {
   const pops = listPops(topology).map(({ region, pop, id }) => {
     const output = outputs.pops.find((candidate) => candidate.id === id);
     if (!output) throw new Error(`${outputsPath()} does not name ${id}: run \`npm run deploy\``);
-    return { id, region: region.name, clientUrl: output.clientUrl, container: popContainer(topology.project, region.name, pop.name) };
+    return { id, region: region.name, clientUrl: output.clientUrl, container: popContainer(topology.project, region.name, pop.name), dockerHost: region.dockerHost };
   });
   return {
     dir: jwtAuthnStateDir(stateDir),
     pops,
     async publish(path) {
-      await Promise.all(pops.map((pop) => replaceInContainer(pop.container, path, CONTAINER_JWT_AUTHN)));
+      await Promise.all(pops.map((pop) => replaceInContainer(pop.container, pop.dockerHost, path, CONTAINER_JWT_AUTHN)));
     },
   };
 }
