@@ -10,6 +10,7 @@
 //                 default .edge/k6-summary.json
 //   PROFILE, RATE, VUS, DURATION, ITERATIONS, P95_MS, P99_MS: see lib/profiles.ts
 
+import { formatLatencyMatrix, latencyCellThresholds, latencyMatrixFromMetrics } from "./lib/latency-matrix.ts";
 import http from "k6/http";
 import exec from "k6/execution";
 import { check, fail } from "k6";
@@ -67,6 +68,7 @@ export const options = {
     ...routeCellThresholds(regions),
     ...misrouteThresholds(regions),
     ...cellReportThresholds(regions, popIds),
+    ...latencyCellThresholds(regions),
   },
   summaryTrendStats: ["avg", "med", "p(95)", "p(99)", "max"],
 };
@@ -147,6 +149,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     latencyByEntryRegion: latency,
     failedThresholds,
     routeMatrix,
+    latencyMatrix: latencyMatrixFromMetrics(data.metrics, regions),
     cellIssues: cellIssuesFromMetrics(data.metrics, regions),
     requestsByEntryPop: requestsByEntryPop(data.metrics, popIds),
     misroutes: data.metrics[MISROUTE_COUNTER]?.values?.count ?? 0,
@@ -160,6 +163,8 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   const lines = [
     "",
     formatRouteMatrix(routeMatrix, regions, { issues: summary.cellIssues, latencyByEntryRegion: latency, requestsByEntryPop: summary.requestsByEntryPop, popRegions }),
+    "",
+    formatLatencyMatrix(summary.latencyMatrix, regions),
     "",
     ...checks.map((c) => `${c.fails === 0 ? "ok  " : "FAIL"} ${c.name}: ${c.passes} passed, ${c.fails} failed`),
     `latency limits per entry region: p95 < ${profile.p95Ms} ms, p99 < ${profile.p99Ms} ms`,

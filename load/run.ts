@@ -8,6 +8,7 @@ import { ensureSigningKeys, defaultStateDir } from "../upstreams/tokens/keys.ts"
 import { signToken } from "../upstreams/tokens/sign.ts";
 import { isEntryPoint } from "../upstreams/service-process.ts";
 import type { CellIssues, RouteCell } from "./lib/route-matrix.ts";
+import type { LatencyCell } from "./lib/latency-matrix.ts";
 import type { FaultLoadPlan } from "./lib/fault-plan.ts";
 import type { FaultLoadSummary } from "./lib/fault-summary.ts";
 import { parseFaultLog, type FaultLogEntry } from "./lib/fault-log.ts";
@@ -28,6 +29,8 @@ export interface LoadSummary {
   latencyByEntryRegion: Record<string, Record<string, number> | undefined>;
   failedThresholds: string[];
   routeMatrix: RouteCell[];
+  /** p50/p95 per entry x owner region cell (lib/latency-matrix.ts). */
+  latencyMatrix: LatencyCell[];
   /** Entry x owner cells with errors or misroutes. */
   cellIssues: CellIssues[];
   requestsByEntryPop: Record<string, number>;

@@ -1,4 +1,6 @@
 // npm run doctor: what is installed, and proof that each piece works (not just that it exists).
+import { enginesOf, onEngine } from "../infra/commands/engines.ts";
+import { loadTopology, topologyPath } from "../infra/topology/load.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,9 +102,24 @@ function proveImageRuns(tag: string, args: string[], expect: RegExp): Proof {
   return { name: `docker runs ${tag}`, ok, detail: ok ? (r.stdout + r.stderr).trim().split("\n").at(-1)!.slice(0, 60) : lastLine(r), fix: "run `npm run setup` (builds the local base images)" };
 }
 
-function dockerNofileHardLimit(): string {
-  const r = run("docker", ["run", "--rm", "--entrypoint", "/usr/local/bin/busybox", pins.images.envoy.tag, "sh", "-c", "ulimit -Hn"]);
+function dockerNofileHardLimit(host?: string): string {
+  const r = run("docker", onEngine(host, ["run", "--rm", "--entrypoint", "/usr/local/bin/busybox", pins.images.envoy.tag, "sh", "-c", "ulimit -Hn"]));
   return r.code === 0 ? r.stdout.trim() : `unknown (${lastLine(r)})`;
+}
+
+/** The topology's other engines (regions with dockerHost): each answers, and its open-files limit. */
+function proveRegionEngines(): Proof[] {
+  const topology = loadTopology(topologyPath());
+  return enginesOf(topology).filter((e) => e.host !== undefined).map((engine) => {
+    const r = run("docker", onEngine(engine.host, ["version", "--format", "{{.Server.Version}}"]), { timeout: 15_000 });
+    const ok = r.code === 0 && r.stdout.trim() !== "";
+    return {
+      name: `engine of ${engine.regions.join(", ")}`,
+      ok,
+      detail: ok ? `${engine.host}: ${r.stdout.trim()}, open-files hard limit ${dockerNofileHardLimit(engine.host)}` : `${engine.host}: ${lastLine(r)}`,
+      fix: "start that engine (local harness: `npm run hosts -- up`) or correct the region's dockerHost",
+    };
+  });
 }
 
 function main(): number {
@@ -116,6 +133,7 @@ function main(): number {
     proveTerraformInit(),
     proveImageRuns(pins.images.envoy.tag, ["--version"], new RegExp(`/${pins.envoy.version.replace(/\./g, "\\.")}/`)),
     proveImageRuns(pins.images.node.tag, ["-e", "console.log('node', process.version)"], /node v\d+/),
+    ...proveRegionEngines(),
   ];
   console.log();
   console.log(table([["proof", "result", "detail"], ...proofs.map((p) => [p.name, p.ok ? "ok" : "FAILED", p.detail])]));

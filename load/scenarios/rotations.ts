@@ -3,17 +3,21 @@
 import type { Topology } from "../../infra/topology/model.ts";
 import { listPops } from "../../infra/topology/inventory.ts";
 import { popContainer } from "../../infra/topology/names.ts";
+import { enginesOf } from "../../infra/commands/engines.ts";
 import { dockerAsync, type Measurement, type ScenarioContext } from "./scenario.ts";
 import type { OwnerTarget } from "../lib/fault-plan.ts";
 
-/** `.State.StartedAt` of every POP container, by container name. */
+/** `.State.StartedAt` of every POP container, by container name, each asked of its region's engine. */
 export async function popStartTimes(topology: Topology): Promise<Map<string, string>> {
-  const names = listPops(topology).map(({ region, pop }) => popContainer(topology.project, region.name, pop.name));
-  const lines = (await dockerAsync(["inspect", "-f", "{{.Name}} {{.State.StartedAt}}", ...names])).trim().split("\n");
-  return new Map(lines.map((line) => {
-    const [name, started] = line.trim().split(" ");
-    return [name!.replace(/^\//, ""), started!];
-  }));
+  const times = new Map<string, string>();
+  for (const { host, regions } of enginesOf(topology)) {
+    const names = listPops(topology).filter(({ region }) => regions.includes(region.name)).map(({ region, pop }) => popContainer(topology.project, region.name, pop.name));
+    for (const line of (await dockerAsync(["inspect", "-f", "{{.Name}} {{.State.StartedAt}}", ...names], host)).trim().split("\n")) {
+      const [name, started] = line.trim().split(" ");
+      times.set(name!.replace(/^\//, ""), started!);
+    }
+  }
+  return times;
 }
 
 /** Containers whose start time changed between two readings, as a measurement that must be 0. */

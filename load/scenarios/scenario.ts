@@ -1,5 +1,6 @@
 // What every fault scenario shares: its typed result row, the restore stack that undoes a fault
 // on any exit, Docker actions, and the timeline (clean load, fault, optional restore, k6 ends).
+import { onEngine } from "../../infra/commands/engines.ts";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../scripts/toolchain/commands.ts";
@@ -107,9 +108,9 @@ export class RestoreStack {
   }
 }
 
-/** A Docker command that must succeed, synchronous (restores and signal handlers use it). */
-export function docker(args: string[]): string {
-  const r = run("docker", args);
+/** A Docker command that must succeed on one engine (the local one by default), synchronous (restores and signal handlers use it). */
+export function docker(args: string[], host?: string): string {
+  const r = run("docker", onEngine(host, args));
   if (r.code !== 0) throw new Error(`docker ${args.join(" ")}: ${r.stderr.trim() || `exit ${r.code}`}`);
   return r.stdout;
 }

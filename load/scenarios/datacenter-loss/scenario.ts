@@ -30,8 +30,9 @@ export function datacenterContainers(ctx: ScenarioContext): string[] {
 
 /** Stops the datacenter's containers, with their start pushed as the undo first. */
 export async function stopDatacenter(ctx: ScenarioContext, containers: string[]): Promise<void> {
-  ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers]));
-  await dockerAsync(["stop", "-t", "2", ...containers]);
+  const region = regionOf(ctx);
+  ctx.restores.push(`docker start ${containers.join(" ")}`, () => docker(["start", ...containers], region.dockerHost));
+  await dockerAsync(["stop", "-t", "2", ...containers], region.dockerHost);
 }
 
 /** Other regions must stay under the error target; the lost region's owned requests get OWNER_UNAVAILABLE. */

@@ -48,8 +48,8 @@ export const discoveryLoss: Scenario = {
       { leadSeconds: 5, faultSeconds: downSeconds, tailSeconds: 0 },
       {
         async inject() {
-          ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
-          await dockerAsync(["stop", "-t", "2", container]);
+          ctx.restores.push(`docker start ${container}`, () => docker(["start", container], region.dockerHost));
+          await dockerAsync(["stop", "-t", "2", container], region.dockerHost);
         },
       },
     );

@@ -32,8 +32,8 @@ export const popLoss: Scenario = {
       ctx.form === "full" ? { leadSeconds: 10, faultSeconds: 120, tailSeconds: 0 } : { leadSeconds: 5, faultSeconds: 20, tailSeconds: 0 },
       {
         async inject() {
-          ctx.restores.push(`docker start ${container}`, () => docker(["start", container]));
-          await dockerAsync(["kill", container]);
+          ctx.restores.push(`docker start ${container}`, () => docker(["start", container], region.dockerHost));
+          await dockerAsync(["kill", container], region.dockerHost);
         },
         async during(injectedAtMs) {
           rotation = await rotationExit(ctx.outputs.pops, region.name, before, injectedAtMs, 15_000);

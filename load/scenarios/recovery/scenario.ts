@@ -1,5 +1,6 @@
 // recovery: lose a region's datacenter, then start it again under load. The region's requests must
 // stop failing, and stop being served elsewhere, within 5 s of the restart.
+import { engineOfRegion } from "../../../infra/commands/engines.ts";
 import { secondsUntilLastFailure } from "../../lib/fault-log.ts";
 import { datacenterContainers, datacenterLossOwners, failoverTargets, OWNER_UNAVAILABLE, stopDatacenter } from "../datacenter-loss/scenario.ts";
 import { dockerAsync, entryOutputsFile, runWithFault, scenarioResult, type Scenario } from "../scenario.ts";
@@ -22,7 +23,7 @@ export const recovery: Scenario = {
         inject: () => stopDatacenter(ctx, containers),
         async restoreInRun() {
           restartIssuedAtMs = Date.now();
-          await dockerAsync(["start", ...containers]);
+          await dockerAsync(["start", ...containers], engineOfRegion(ctx.topology, ctx.region));
         },
       },
     );

@@ -3,6 +3,7 @@
 // region, marked failover=1; a residency-bound app must get 503 owner_unavailable and never be
 // served outside the owner's jurisdiction; once the datacenter is back, the owner serves its
 // traffic again within 5 s.
+import { engineOfRegion } from "../../../infra/commands/engines.ts";
 import { secondsUntilLastFailure } from "../../lib/fault-log.ts";
 import { datacenterContainers, datacenterLossPlan, stopDatacenter } from "../datacenter-loss/scenario.ts";
 import { RECOVERY_TARGET_SECONDS } from "../recovery/scenario.ts";
@@ -43,7 +44,7 @@ export const residency: Scenario = {
       {
         inject: () => stopDatacenter(ctx, containers),
         async restoreInRun() {
-          await dockerAsync(["start", ...containers]);
+          await dockerAsync(["start", ...containers], engineOfRegion(ctx.topology, ctx.region));
         },
       },
     );

@@ -34,9 +34,9 @@ export const vmFailure: Scenario = {
     mkdirSync(dir, { recursive: true });
     const realModule = join(dir, "region_router.wasm");
     const corruptModule = join(dir, "region_router.truncated.wasm");
-    docker(["cp", `${container}:${CONTAINER_WASM_PATH}`, realModule]);
+    docker(["cp", `${container}:${CONTAINER_WASM_PATH}`, realModule], region.dockerHost);
     writeFileSync(corruptModule, readFileSync(realModule).subarray(0, CORRUPT_MODULE_BYTES));
-    const restartsBefore = Number(docker(["inspect", "-f", "{{.RestartCount}}", container]).trim());
+    const restartsBefore = Number(docker(["inspect", "-f", "{{.RestartCount}}", container], region.dockerHost).trim());
     const owners = Object.fromEntries(ctx.topology.regions.map((r) => [r.name, { maxErrorRate: MAX_ERROR_RATE }]));
     const before = await peerViewsBefore(ctx.outputs.pops, region.name);
     let rotation: RotationExit | undefined;
@@ -53,19 +53,19 @@ export const vmFailure: Scenario = {
         async inject() {
           ctx.restores.push(`restore the real module in ${container}`, () => {
             // A restart-looping container cannot be written reliably: stop it, copy, start.
-            docker(["stop", "-t", "1", container]);
-            docker(["cp", realModule, `${container}:${CONTAINER_WASM_PATH}`]);
-            docker(["start", container]);
+            docker(["stop", "-t", "1", container], region.dockerHost);
+            docker(["cp", realModule, `${container}:${CONTAINER_WASM_PATH}`], region.dockerHost);
+            docker(["start", container], region.dockerHost);
           });
-          await dockerAsync(["cp", corruptModule, `${container}:${CONTAINER_WASM_PATH}`]);
+          await dockerAsync(["cp", corruptModule, `${container}:${CONTAINER_WASM_PATH}`], region.dockerHost);
           restartedAtMs = Date.now();
-          await dockerAsync(["restart", "-t", "5", container]);
+          await dockerAsync(["restart", "-t", "5", container], region.dockerHost);
         },
         async during() {
           rotation = await rotationExit(ctx.outputs.pops, region.name, before, restartedAtMs, 20_000);
         },
         beforeRestore() {
-          [status, restarts] = docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container]).trim().split(" ");
+          [status, restarts] = docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", container], region.dockerHost).trim().split(" ");
         },
       },
     );
