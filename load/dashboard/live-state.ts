@@ -1,11 +1,17 @@
-// The page's live view, refreshed from every POP's stats listener once a second: each POP's decisions
+// The page's live view, read from every POP's stats listener four times a second: each POP's decisions
 // with rates, each datacenter's health as its region's POPs see it, and the route matrix, which sums
 // the POPs' counters since the dashboard started (a restarted Envoy's counters start again at 0).
+// Each POP is read on its own, and a reading that changes any health is pushed to the subscribers
+// at once, not at the end of the round.
 import type { DeployOutputs, PopOutput } from "../../infra/deploy-outputs.ts";
-import { readPop, type ClusterHealth, type PopReading, type RouterCounters } from "./pop-stats.ts";
+import { readPop, type ClusterHealth, type PopReading, type RouterCounters, type StatNames } from "./pop-stats.ts";
 import type { DashboardState, DatacenterState, Decision, Health, MatrixCell, NetworkModel, PopDecisions, PopState } from "./wire.ts";
 
 export type OutputsSource = () => { outputs: DeployOutputs; file: string } | { error: string };
+
+type Found = ReturnType<OutputsSource>;
+
+export type StateListener = (state: DashboardState) => void;
 
 interface Reading {
   at: number;
@@ -112,6 +118,11 @@ export function appHealth(views: { now: ClusterHealth; outcome: CheckOutcome | u
   return { health: views.every(failing) ? "down" : "up", healthy, ingressUnreachable: views.some((v) => v.outcome === "unreachable") && !views.some(passed) };
 }
 
+/** What the state says of health: every POP's, datacenter's and app's, and whether there is a deploy. */
+export function healthOf(state: DashboardState): string {
+  return JSON.stringify([state.deploy, state.pops.map((p) => [p.id, p.health, p.reason]), state.datacenters]);
+}
+
 export class LiveState {
   private latest = new Map<string, Reading>();
   private previous = new Map<string, Reading>();
@@ -121,10 +132,14 @@ export class LiveState {
   private matrixCounts = new Map<string, number>();
   /** Each POP's requests per second in its last interval, by owner region. */
   private matrixRates = new Map<string, Record<string, number>>();
+  /** Each POP's reading under way: a slow POP is never read twice at once, and the others' rounds go on without it. */
+  private reading = new Map<string, Promise<void>>();
+  private listeners = new Set<StateListener>();
   private since = Date.now();
+  private found: Found | undefined;
   private state: DashboardState;
+  private pushedHealth: string;
   private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
   private deployedPops = "";
 
   constructor(
@@ -132,35 +147,45 @@ export class LiveState {
     private readonly source: OutputsSource,
     private readonly intervalMs = 1000,
   ) {
-    this.state = this.compose(undefined);
+    this.state = this.compose();
+    this.pushedHealth = healthOf(this.state);
   }
 
+  /** Starts a round every `intervalMs`, on the clock: a round that takes longer does not push the next one back. */
   start(): void {
-    const tick = () => {
-      this.polling = this.poll().finally(() => {
-        if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.timer = setInterval(() => void this.round(false), this.intervalMs);
+    void this.round(false);
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
+    clearInterval(this.timer);
     this.timer = undefined;
-    await this.polling;
+    await Promise.all(this.reading.values());
   }
 
   current(): DashboardState {
     return this.state;
   }
 
-  /** Reads every POP of the deploy once and recomputes the view. */
+  /** Calls `listener` with the state after each round and as soon as a reading changes any health; returns how to stop. */
+  subscribe(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads every POP of the deploy once (joining a reading already under way) and pushes the view. */
   async poll(): Promise<void> {
+    await this.round(true);
+  }
+
+  /**
+   * One round: reads every POP not being read already (or, with `join`, waits for that reading too),
+   * then pushes the view. Each reading recomputes the view as it lands.
+   */
+  private async round(join: boolean): Promise<void> {
     const found = this.source();
-    if ("error" in found) {
-      this.state = this.compose({ error: found.error });
-      return;
-    }
+    this.found = found;
+    if ("error" in found) return this.refresh(true);
     const { outputs } = found;
     const ids = outputs.pops.map((p) => p.id).join(",");
     if (ids !== this.deployedPops) {
@@ -171,9 +196,35 @@ export class LiveState {
       this.outcomes.clear();
     }
     const names = { regions: outputs.regions, apps: outputs.apps.map((a) => a.name) };
-    const readings = await Promise.all(outputs.pops.map(async (pop) => ({ pop, reading: await readPop(pop, names), at: Date.now() })));
-    for (const { pop, reading, at } of readings) this.record(pop, { at, reading });
-    this.state = this.compose({ outputs, file: found.file });
+    const readings = outputs.pops.flatMap((pop) => {
+      const underWay = this.reading.get(pop.id);
+      if (underWay) return join ? [underWay] : [];
+      return [this.read(pop, names, ids)];
+    });
+    await Promise.all(readings);
+    this.refresh(true);
+  }
+
+  private read(pop: PopOutput, names: StatNames, deployedPops: string): Promise<void> {
+    const reading = readPop(pop, names)
+      .then((next) => {
+        // A reading of the deploy before is no baseline for this one.
+        if (deployedPops !== this.deployedPops) return;
+        this.record(pop, { at: Date.now(), reading: next });
+        this.refresh(false);
+      })
+      .finally(() => this.reading.delete(pop.id));
+    this.reading.set(pop.id, reading);
+    return reading;
+  }
+
+  /** Recomputes the view; pushes it after a round (`always`), or when it says something new of health. */
+  private refresh(always: boolean): void {
+    this.state = this.compose();
+    const health = healthOf(this.state);
+    if (!always && health === this.pushedHealth) return;
+    this.pushedHealth = health;
+    for (const listener of this.listeners) listener(this.state);
   }
 
   private record(pop: PopOutput, next: Reading): void {
@@ -232,7 +283,8 @@ export class LiveState {
     return { region, health, apps: apps.map(({ app, health: appState, healthy }) => ({ app, health: appState, healthy })) };
   }
 
-  private compose(found: { outputs: DeployOutputs; file: string } | { error: string } | undefined): DashboardState {
+  private compose(): DashboardState {
+    const found = this.found;
     const deployed = new Set(found && "outputs" in found ? found.outputs.pops.map((p) => p.id) : []);
     const regions = this.model.regions.map((r) => r.name);
     const cells: MatrixCell[] = [];

@@ -99,8 +99,8 @@ export function localClusterHealth(page: PrometheusPage, region: string, apps: s
   return health;
 }
 
-async function getText(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+async function getText(url: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal });
   return { status: res.status, body: await res.text() };
 }
 
@@ -117,12 +117,18 @@ function failure(error: unknown): string {
  */
 export const DASHBOARD_STATS_FILTER = "edge_router\\.|^cluster\\.[^.]+\\.(health_check\\.|membership_healthy$)";
 
-/** Reads one POP; a stats listener that does not answer, or a POP not ready, is `down` with the reason. */
+/**
+ * Reads one POP; a stats listener that does not answer within `timeoutMs`, or a POP not ready, is
+ * `down` with the reason. `/ready` and the stats are asked at once, so a reading is one round trip.
+ */
 export async function readPop(pop: PopOutput, names: StatNames, timeoutMs = 800): Promise<PopReading> {
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const ready = await getText(`${pop.statsUrl}/ready`, timeoutMs);
+    const [ready, stats] = await Promise.all([
+      getText(`${pop.statsUrl}/ready`, signal),
+      getText(`${pop.statsUrl}/stats/prometheus?filter=${encodeURIComponent(DASHBOARD_STATS_FILTER)}`, signal),
+    ]);
     if (ready.status !== 200) return { state: "down", reason: `/ready answered ${ready.status}` };
-    const stats = await getText(`${pop.statsUrl}/stats/prometheus?filter=${encodeURIComponent(DASHBOARD_STATS_FILTER)}`, timeoutMs);
     if (stats.status !== 200) return { state: "down", reason: `/stats/prometheus answered ${stats.status}` };
     const page = parsePrometheusText(stats.body);
     return { state: "up", counters: routerCounters(page, names), clusters: localClusterHealth(page, pop.region, names.apps) };

@@ -19,7 +19,7 @@ import { checkComposeRequest, DemoSigner, RequestRefused, sendThroughPop } from 
 import { networkSvg } from "./diagram-svg.ts";
 import { LiveState, type OutputsSource } from "./live-state.ts";
 import { networkModel } from "./network.ts";
-import type { RequestRefusal } from "./wire.ts";
+import type { DashboardState, RequestRefusal } from "./wire.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_DASHBOARD_PORT = 5680;
@@ -27,8 +27,10 @@ const HOST = "127.0.0.1";
 const MAX_BODY_BYTES = 4096;
 /**
  * How often every POP's stats listener is read: four times a second. A stopped datacenter shows in
- * the checks' counters at its POPs' next checks (once a second each) and must be drawn within 2 s of
- * the stop, through this poll and the page's refresh; rates are per second of the time between two readings.
+ * the checks' counters at its POPs' next checks (once a second each, a check that cannot connect
+ * failing only at its 1 s timeout) and must be drawn within 2 s of the stop, so a reading that
+ * changes any health is pushed to the page at once (/api/events) rather than at its next refresh;
+ * rates are per second of the time between two readings.
  */
 const STATS_POLL_MS = 250;
 
@@ -90,6 +92,36 @@ function refuse(res: ServerResponse, field: string, message: string): void {
   sendJson(res, 400, refusal);
 }
 
+/**
+ * The pages following the state (`GET /api/events`, Server-Sent Events): each gets the state when it
+ * connects and every state pushed after, as one `state` event. A state is serialized once for all;
+ * a page that has not taken the last one yet skips this one, as the next says all of it again.
+ */
+class StateStreams {
+  private pages = new Set<ServerResponse>();
+
+  open(req: IncomingMessage, res: ServerResponse, state: DashboardState): void {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+    if (req.method === "HEAD") return void res.end();
+    this.pages.add(res);
+    res.once("close", () => this.pages.delete(res));
+    res.write(stateEvent(state));
+  }
+
+  push(state: DashboardState): void {
+    if (this.pages.size === 0) return;
+    const event = stateEvent(state);
+    for (const res of this.pages) if (!res.writableNeedDrain) res.write(event);
+  }
+
+  close(): void {
+    for (const res of this.pages) res.end();
+    this.pages.clear();
+  }
+}
+
+const stateEvent = (state: DashboardState) => `event: state\ndata: ${JSON.stringify(state)}\n\n`;
+
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
   let body = "";
   for await (const chunk of req) {
@@ -114,6 +146,8 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   const signer = new DemoSigner(options.keys ?? (() => ensureSigningKeys(stateDir)));
   const live = new LiveState(model, source, options.refreshMs ?? STATS_POLL_MS);
   const files = assets();
+  const streams = new StateStreams();
+  const unsubscribe = live.subscribe((state) => streams.push(state));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? "/", "http://dashboard.invalid").pathname;
@@ -140,6 +174,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: "method_not_allowed", message: "GET only" });
     if (path === "/api/network") return sendJson(res, 200, { model, svg });
     if (path === "/api/state") return sendJson(res, 200, live.current());
+    if (path === "/api/events") return streams.open(req, res, live.current());
     // Only these fixed paths are served; nothing is looked up on disk from the request.
     const asset = files.get(path);
     if (asset) return send(res, 200, asset.type, asset.body);
@@ -163,6 +198,8 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     live,
     async close() {
       await live.stop();
+      unsubscribe();
+      streams.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },

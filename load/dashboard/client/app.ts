@@ -1,8 +1,12 @@
-// The page: draws the server's SVG of the network, refreshes health, decisions and the route matrix
-// from /api/state, and sends the composer's requests through /api/request, drawing the path taken.
+// The page: draws the server's SVG of the network, shows health, decisions and the route matrix as
+// the server pushes them (/api/events), and sends the composer's requests through /api/request,
+// drawing the path taken.
 import type { ComposeRequest, ComposeResult, DashboardState, Decision, NetworkModel, PopDecisions, RequestRefusal } from "../wire.ts";
 
+/** While the server's stream is broken, the page asks for the state this often instead. */
 const REFRESH_MS = 250;
+/** How long after the browser gives up on the stream the page opens a new one. */
+const RECONNECT_MS = 1000;
 const $ = <T extends Element = HTMLElement>(selector: string, root: ParentNode = document): T => {
   const found = root.querySelector<T>(selector);
   if (!found) throw new Error(`the page has no ${selector}`);
@@ -119,14 +123,7 @@ function renderDiagram(state: DashboardState): void {
   }
 }
 
-async function refresh(): Promise<void> {
-  let state: DashboardState;
-  try {
-    state = (await (await fetch("/api/state")).json()) as DashboardState;
-  } catch {
-    $("#deploy-status").textContent = "the dashboard server does not answer";
-    return;
-  }
+function show(state: DashboardState): void {
   const banner = $("#no-deploy");
   if (state.deploy.ok) {
     banner.hidden = true;
@@ -141,6 +138,36 @@ async function refresh(): Promise<void> {
   renderDiagram(state);
   renderPopTable(state);
   renderMatrix(state);
+}
+
+async function refresh(): Promise<void> {
+  let state: DashboardState;
+  try {
+    state = (await (await fetch("/api/state")).json()) as DashboardState;
+  } catch {
+    $("#deploy-status").textContent = "the dashboard server does not answer";
+    return;
+  }
+  show(state);
+}
+
+let polling: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * Shows every state the server pushes. The browser reconnects a broken stream by itself; until it
+ * is open again the page polls /api/state, and a stream the browser gave up on is opened anew.
+ */
+function follow(): void {
+  const events = new EventSource("/api/events");
+  events.addEventListener("state", (event) => show(JSON.parse((event as MessageEvent<string>).data) as DashboardState));
+  events.addEventListener("open", () => {
+    clearInterval(polling);
+    polling = undefined;
+  });
+  events.addEventListener("error", () => {
+    polling ??= setInterval(() => void refresh(), REFRESH_MS);
+    if (events.readyState === EventSource.CLOSED) setTimeout(follow, RECONNECT_MS);
+  });
 }
 
 interface NodeBox {
@@ -266,7 +293,7 @@ async function start(): Promise<void> {
   );
   $<HTMLFormElement>("#compose").addEventListener("submit", (event) => void compose(event));
   await refresh();
-  setInterval(() => void refresh(), REFRESH_MS);
+  follow();
   document.body.setAttribute("data-ready", "true");
 }
 

@@ -59,6 +59,14 @@ test("dashboard (loopback): the page draws every region, POP and datacenter of t
   await page.showsTheTopology();
 });
 
+test("dashboard (loopback): the page follows the state the server pushes, without polling it", async () => {
+  await page.followsTheServersStream();
+});
+
+test("dashboard (loopback): with the server's stream refused the page polls the state, and follows the stream again once it answers", async () => {
+  await page.pollsWhileTheStreamIsRefused();
+});
+
 test("dashboard (loopback): a user of another region is drawn entry POP → peer POP → owner's datacenter → replica, one hop", async () => {
   await page.drawsACrossRegionRequest(entryPop(), away.name, app);
 });

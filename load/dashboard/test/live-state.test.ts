@@ -1,16 +1,22 @@
 // How the page's numbers are derived from the POPs' Prometheus pages: counters by name, the route
 // matrix from forwarded/routed/carried, datacenter health from the local clusters, and the drawing;
-// and what a missing browser says.
+// when the live state is pushed, against stand-in stats listeners; and what a missing browser says.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { deployOutputs } from "../../../infra/commands/outputs.ts";
+import { listPops } from "../../../infra/topology/inventory.ts";
 import { validateTopology } from "../../../infra/topology/load.ts";
+import { localCluster } from "../../../infra/topology/names.ts";
 import { validRaw } from "../../../infra/topology/test/fixtures.ts";
 import { parsePrometheusText } from "../../lib/prometheus-text.ts";
 import { launchChromium } from "../browser.ts";
 import { networkSvg } from "../diagram-svg.ts";
-import { appHealth, checkOutcome, bucketP95, increase, matrixIncrease } from "../live-state.ts";
+import { appHealth, checkOutcome, bucketP95, healthOf, increase, LiveState, matrixIncrease } from "../live-state.ts";
 import { networkModel } from "../network.ts";
 import { localClusterHealth, routerCounters, type RouterCounters } from "../pop-stats.ts";
+import type { DashboardState } from "../wire.ts";
 
 const names = { regions: ["us-east", "eu-west"], apps: ["catalog"] };
 
@@ -91,6 +97,141 @@ test("appHealth: down once every POP sees no healthy member or its last check fa
   assert.deepEqual(appHealth([unreachable, failing]).ingressUnreachable, true, "one POP cannot reach it, the other's last check failed too");
   assert.deepEqual(appHealth([unreachable, steady]).ingressUnreachable, false, "one POP still passes its checks");
   assert.deepEqual(appHealth([]), { health: "unknown", healthy: null, ingressUnreachable: false });
+});
+
+test("healthOf: changes with a POP's, datacenter's or app's health, not with counters or the time", () => {
+  const topology = validateTopology(validRaw());
+  const state = new LiveState(networkModel(topology), () => ({ error: "no deploy" })).current();
+  const other = structuredClone(state);
+  other.at += 250;
+  other.matrix.cells[0]!.count += 3;
+  assert.equal(healthOf(other), healthOf(state), "only counters and the time moved");
+  other.datacenters[0]!.apps[0]!.health = "down";
+  assert.notEqual(healthOf(other), healthOf(state), "an app went down");
+  const popDown = structuredClone(state);
+  popDown.pops[0]!.health = "down";
+  assert.notEqual(healthOf(popDown), healthOf(state), "a POP went down");
+});
+
+/**
+ * Stands in for every POP's stats listener, at `<url>/<pop id>`: each POP's local clusters have one
+ * healthy member and the health checks counted so far; a POP's answers can be held back.
+ */
+class StatsStandIn {
+  readonly checks = new Map<string, { passed: number; failed: number; network: number }>();
+  readonly holdMs = new Map<string, number>();
+  /** Readings (`/ready` requests) of each POP: asked so far, open now, most open at once. */
+  readonly asked = new Map<string, number>();
+  readonly open = new Map<string, number>();
+  readonly mostOpen = new Map<string, number>();
+  private constructor(
+    readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(regionOf: Map<string, string>, apps: string[]): Promise<StatsStandIn> {
+    let standIn: StatsStandIn | undefined;
+    const server = createServer((req, res) => {
+      const [, pop = "", ...rest] = (req.url ?? "").split("?")[0]!.split("/");
+      void standIn!.answer(pop, rest.join("/"), regionOf.get(pop) ?? "", apps).then((body) => res.end(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    standIn = new StatsStandIn(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    for (const pop of regionOf.keys()) standIn.checks.set(pop, { passed: 5, failed: 0, network: 0 });
+    return standIn;
+  }
+
+  private async answer(pop: string, path: string, region: string, apps: string[]): Promise<string> {
+    const ready = path === "ready";
+    const count = (map: Map<string, number>, by: number) => map.set(pop, (map.get(pop) ?? 0) + by).get(pop)!;
+    if (ready) {
+      count(this.asked, 1);
+      this.mostOpen.set(pop, Math.max(this.mostOpen.get(pop) ?? 0, count(this.open, 1)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, this.holdMs.get(pop) ?? 0));
+    if (ready) count(this.open, -1);
+    if (ready) return "LIVE\n";
+    const { passed, failed, network } = this.checks.get(pop)!;
+    return apps
+      .flatMap((app) => {
+        const cluster = `{envoy_cluster_name="${localCluster(app, region)}"}`;
+        return [
+          `envoy_cluster_membership_healthy${cluster} 1`,
+          `envoy_cluster_health_check_success${cluster} ${passed}`,
+          `envoy_cluster_health_check_failure${cluster} ${failed}`,
+          `envoy_cluster_health_check_network_failure${cluster} ${network}`,
+        ];
+      })
+      .join("\n");
+  }
+
+  close(): Promise<unknown> {
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+async function until(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+  for (const started = Date.now(); !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+    if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
+  }
+}
+
+/** A LiveState of the fixture topology whose POPs are read at a stand-in; `pushed` holds every state it pushed. */
+async function liveAtStandIn(intervalMs: number) {
+  const topology = validateTopology(validRaw());
+  const pops = listPops(topology);
+  const standIn = await StatsStandIn.start(new Map(pops.map((p) => [p.id, p.region.name])), topology.apps.map((a) => a.name));
+  const outputs = deployOutputs(
+    topology,
+    pops.map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: standIn.url, tlsUrl: standIn.url, statsUrl: `${standIn.url}/${id}` })),
+    "/nonexistent/ca.crt",
+  );
+  const live = new LiveState(networkModel(topology), () => ({ outputs, file: "outputs.json" }), intervalMs);
+  const pushed: DashboardState[] = [];
+  live.subscribe((state) => pushed.push(state));
+  return { live, standIn, pushed, pops: pops.map((p) => p.id) };
+}
+
+const datacenter = (state: DashboardState | undefined, region: string) => state?.datacenters.find((d) => d.region === region)?.health;
+
+test("LiveState: a reading that changes a datacenter's health is pushed at once, not when the slowest POP of the round has answered", async () => {
+  const { live, standIn, pushed } = await liveAtStandIn(60_000);
+  try {
+    await live.poll();
+    assert.equal(datacenter(pushed.at(-1), "north"), "up");
+    standIn.holdMs.set("south-p1", 700);
+    // Every check of north's POPs since the last reading failed to reach the ingress.
+    for (const pop of ["north-p1", "north-p2"]) standIn.checks.set(pop, { passed: 5, failed: 1, network: 1 });
+    let polled = false;
+    const round = live.poll().then(() => (polled = true));
+    await until("north pushed down", () => datacenter(pushed.at(-1), "north") === "down", 600);
+    assert.equal(polled, false, "pushed before the round ended");
+    assert.equal(standIn.open.get("south-p1"), 1, "south-p1's reading is still under way");
+    await round;
+    assert.equal(datacenter(pushed.at(-1), "north"), "down", "the round's own push says the same");
+  } finally {
+    await live.stop();
+    await standIn.close();
+  }
+});
+
+test("LiveState: rounds keep their clock while a POP is slow, that POP is never read twice at once, and stop() ends the pushes", async () => {
+  const { live, standIn, pushed } = await liveAtStandIn(50);
+  standIn.holdMs.set("south-p1", 400);
+  live.start();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  } finally {
+    await live.stop();
+  }
+  await standIn.close();
+  assert.equal(standIn.mostOpen.get("south-p1"), 1, "one reading of the slow POP at a time");
+  assert.ok((standIn.asked.get("south-p1") ?? 0) <= 3, `the slow POP read ${standIn.asked.get("south-p1")} times in 1 s`);
+  assert.ok((standIn.asked.get("north-p1") ?? 0) >= 8, `the others read ${standIn.asked.get("north-p1")} times in 1 s, not held back`);
+  assert.ok(pushed.length >= 8, `${pushed.length} pushes in 1 s: one a round at least`);
+  const after = pushed.length;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(pushed.length, after, "no push after stop()");
 });
 
 test("networkSvg: one node per region, POP, datacenter, app and replica of the topology, and an arc per region pair", () => {

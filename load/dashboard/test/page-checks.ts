@@ -4,10 +4,13 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import type { DeployOutputs, PopOutput } from "../../../infra/deploy-outputs.ts";
 
-/** The page refreshes every 250 ms from readings taken as often; a stopped node must show within this. */
+/**
+ * A stopped node must show within this. The server reads every POP four times a second and pushes a
+ * reading that changes any health to the page at once (/api/events).
+ */
 export const DRAWN_DOWN_WITHIN_MS = 2000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,6 +41,21 @@ export class DashboardPage {
       await sleep(50);
     }
     throw new assert.AssertionError({ message: `${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})` });
+  }
+
+  /** How many requests the page sent to `path` while `during` ran. */
+  async requestsTo(path: string, during: () => Promise<unknown>): Promise<number> {
+    let count = 0;
+    const counted = (request: Request) => {
+      if (new URL(request.url()).pathname === path) count++;
+    };
+    this.page.on("request", counted);
+    try {
+      await during();
+    } finally {
+      this.page.off("request", counted);
+    }
+    return count;
   }
 
   health(selector: string): Promise<string | null> {
@@ -86,6 +104,36 @@ export class DashboardPage {
     for (const region of this.outputs.regions) {
       await this.waitFor(`datacenter ${region} drawn up`, () => this.health(`#dc-${region}`), (h) => h === "up", 10_000);
     }
+  }
+
+  /** The page shows the states the server pushes: its status line moves on with no request to /api/state. */
+  async followsTheServersStream(): Promise<void> {
+    const status = () => this.page.textContent("#deploy-status");
+    const shown = await status();
+    const polls = await this.requestsTo("/api/state", () => this.waitFor("the status line moves on", status, (s) => s !== shown, 3000));
+    assert.equal(polls, 0, "the page polled /api/state while the stream was open");
+  }
+
+  /**
+   * With /api/events refused, the page polls /api/state and still draws every POP up; once the
+   * stream answers again, the page opens it anew and stops polling.
+   */
+  async pollsWhileTheStreamIsRefused(): Promise<void> {
+    const events = "**/api/events";
+    await this.page.route(events, (route) => route.fulfill({ status: 503, body: "" }));
+    await this.page.reload();
+    await this.page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    const polls = await this.requestsTo("/api/state", () => sleep(1000));
+    assert.ok(polls >= 3, `${polls} requests to /api/state in 1 s without the stream`);
+    for (const pop of this.outputs.pops) {
+      await this.waitFor(`${pop.id} drawn up from polling`, () => this.health(`#pop-${pop.id}`), (h) => h === "up", 5000);
+    }
+    const reopened = this.page.waitForResponse((res) => new URL(res.url()).pathname === "/api/events" && res.status() === 200, { timeout: 5000 });
+    await this.page.unroute(events);
+    await reopened;
+    // A poll sent just before the stream opened may still be on its way.
+    await sleep(300);
+    assert.equal(await this.requestsTo("/api/state", () => sleep(1000)), 0, "the page still polls with the stream open again");
   }
 
   /** A user of another region entering `entry`: the path has one sideways hop and ends in the owner's datacenter. */

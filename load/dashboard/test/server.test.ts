@@ -1,5 +1,6 @@
 // The dashboard server over plain HTTP: what it says without a deploy or with a POP it cannot read,
-// what it refuses to send through a POP, and that it serves nothing but its own assets.
+// how it pushes the state to a page (/api/events), what it refuses to send through a POP, and that it
+// serves nothing but its own assets.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +35,55 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
   });
 }
 
+interface EventStream {
+  status: number;
+  type: string;
+  /** Every `state` event so far. */
+  states: DashboardState[];
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  /** Waits for a state event after the `after`th that satisfies `done`. */
+  next(done: (state: DashboardState) => boolean, after: number, timeoutMs: number): Promise<DashboardState>;
+}
+
+/** Follows `/api/events` as a page's EventSource does, parsing each `event:`/`data:` block. */
+function followEvents(url: string): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { path: "/api/events", agent: false, headers: { accept: "text/event-stream" } }, (res) => {
+      const states: DashboardState[] = [];
+      let waiting: (() => void) | undefined;
+      let buffer = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffer += chunk;
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const fields = new Map(buffer.slice(0, end).split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trimStart()]));
+          buffer = buffer.slice(end + 2);
+          assert.equal(fields.get("event"), "state");
+          states.push(JSON.parse(fields.get("data")!) as DashboardState);
+          waiting?.();
+        }
+      });
+      const ended = new Promise<void>((done) => res.once("end", done));
+      const next = async (done: (state: DashboardState) => boolean, after: number, timeoutMs: number) => {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const found = states.slice(after).find(done);
+          if (found) return found;
+          if (Date.now() > deadline) assert.fail(`no such state event within ${timeoutMs} ms (${states.length} events)`);
+          await new Promise<void>((woken) => {
+            waiting = woken;
+            setTimeout(woken, 50);
+          });
+        }
+      };
+      resolve({ status: res.statusCode ?? 0, type: res.headers["content-type"] ?? "", states, ended, next });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 async function post(dashboard: Dashboard, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${dashboard.url}/api/request`, { method: "POST", headers: { "content-type": "application/json" }, body });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
@@ -44,8 +94,8 @@ async function state(dashboard: Dashboard): Promise<DashboardState> {
   return (await (await fetch(`${dashboard.url}/api/state`)).json()) as DashboardState;
 }
 
-/** Outputs whose POPs all answer at the stand-in (client) and at a closed port (stats). */
-async function standInOutputs(): Promise<string> {
+/** Outputs whose POPs all answer at the stand-in (client) and at a closed port (stats), written to `name` in the scratch folder. */
+async function standInOutputs(name = "outputs.json"): Promise<string> {
   const [closed] = await freePorts(1);
   const client = `http://127.0.0.1:${(popStandIn.address() as AddressInfo).port}`;
   const outputs = deployOutputs(
@@ -53,7 +103,7 @@ async function standInOutputs(): Promise<string> {
     listPops(topology).map(({ region, pop, id }) => ({ id, region: region.name, pop: pop.name, clientUrl: client, tlsUrl: `https://127.0.0.1:${closed}`, statsUrl: `http://127.0.0.1:${closed}` })),
     "/nonexistent/ca.crt",
   );
-  const file = join(dir, "outputs.json");
+  const file = join(dir, name);
   writeFileSync(file, JSON.stringify(outputs));
   return file;
 }
@@ -100,6 +150,36 @@ describe("dashboard server without a deploy", () => {
     assert.equal(res.status, 409);
     assert.equal(res.json.error, "no_deploy");
     assert.equal(res.json.command, "npm run deploy");
+  });
+});
+
+describe("dashboard server's event stream", () => {
+  let dashboard: Dashboard;
+  before(async () => {
+    dashboard = await startDashboard({ topology, outputsFile: join(dir, "later-outputs.json"), port: 0, refreshMs: 50, keys: () => ensureSigningKeys(join(dir, "keys")) });
+  });
+  after(() => dashboard?.close());
+
+  test("dashboard: /api/events sends the state at once, again after each poll, a changed state as it changes, and ends at close()", async () => {
+    const stream = await followEvents(dashboard.url);
+    assert.equal(stream.status, 200);
+    assert.match(stream.type, /^text\/event-stream/);
+    const first = await stream.next(() => true, 0, 1000);
+    assert.equal(first.deploy.ok, false, "no deploy yet");
+    assert.ok(first.pops.every((p) => p.health === "unknown"));
+    // A poll every 50 ms pushes the state even when nothing changed.
+    await stream.next((s) => s.at > first.at, 1, 1000);
+    const seen = stream.states.length;
+    // The deploy appears; its POPs' stats listeners do not answer.
+    await standInOutputs("later-outputs.json");
+    const deployed = await stream.next((s) => s.deploy.ok && s.pops.every((p) => p.health === "down"), seen, 2000);
+    assert.match(deployed.pops[0]!.reason ?? "", /^stats listener unreachable \(ECONNREFUSED\)$/);
+    assert.deepEqual((await (await fetch(`${dashboard.url}/api/state`)).json() as DashboardState).pops, deployed.pops, "/api/state says the same");
+    await dashboard.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(resolve, 2000, "still open")));
+    assert.equal(await Promise.race([stream.ended.then(() => "ended"), late]), "ended", "close() ends the stream");
+    clearTimeout(timer);
   });
 });
 
