@@ -404,7 +404,7 @@ describe("placements", () => {
     assert.equal(placement.popListeners("sa-east", "gru").admin.address, "127.0.0.1");
   });
 
-  it("Docker placement: a region on another Docker host is reached at that host's published backbone port", () => {
+  it("Docker placement: a region on another Docker host is reached at its backboneAddress on its published backbone port", () => {
     const topology = validateTopology({
       project: "split",
       jwt: { issuer: "https://id.split.test", audiences: ["split"] },
@@ -414,6 +414,7 @@ describe("placements", () => {
           name: "left",
           jurisdiction: "eu",
           dockerHost: "ssh://ops@left.hosts.test",
+          backboneAddress: "left.hosts.test",
           backbonePort: 18400,
           pops: [{ name: "a", clientPort: 18001, statsPort: 19001, tlsPort: 18301 }],
           datacenter: { apps: { web: { replicas: 1 } } },
@@ -422,6 +423,7 @@ describe("placements", () => {
           name: "right",
           jurisdiction: "eu",
           dockerHost: "tcp://10.9.8.7:2376",
+          backboneAddress: "10.9.8.7",
           backbonePort: 18500,
           pops: [
             { name: "a", clientPort: 18011, statsPort: 19011, tlsPort: 18311 },

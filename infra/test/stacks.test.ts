@@ -302,8 +302,11 @@ test("RegionStack: outputs give each POP's client and stats URL", () => {
 test("RegionStack: a region on another Docker host gets its own provider host, backbone and published backbone ports", () => {
   const raw = validRaw();
   raw.regions[0].dockerHost = "tcp://north.example.net:2376";
+  raw.regions[0].backboneAddress = "north.example.net";
   raw.regions[0].backbonePort = 30453;
   raw.regions[1].dockerHost = "ssh://edge@south.example.net";
+  raw.regions[1].backboneAddress = "192.0.2.44";
+  raw.regions[1].publishAddress = "0.0.0.0";
   raw.regions[1].backbonePort = 30443;
   const topology = validateTopology(raw);
   const { regions } = synthRegions(topology);
@@ -313,6 +316,9 @@ test("RegionStack: a region on another Docker host gets its own provider host, b
   assert.ok(Object.values(south.resource.docker_network!).some((n) => n.name === backboneNetworkName(topology.project)));
   const southPop = containers(south).find((c) => label(c, LABEL_ROLE) === "pop")!;
   assert.ok(southPop.ports!.some((p) => p.external === 30443 && p.internal === topology.ports.popBackbone && p.ip === "0.0.0.0"));
+  assert.ok(southPop.ports!.some((p) => p.internal === topology.ports.popClient && p.ip === "0.0.0.0"), "south publishes its clients on its publishAddress");
+  const northPop = containers(north).find((c) => label(c, LABEL_ROLE) === "pop")!;
+  assert.deepEqual([...new Set(northPop.ports!.filter((p) => p.internal !== topology.ports.popBackbone).map((p) => p.ip))], ["127.0.0.1"], "north publishes client, TLS and stats on loopback (no publishAddress)");
   const southOutput = Object.values(south.output!)[0]!.value;
   assert.equal(southOutput.clientUrl, "http://south.example.net:28011");
 });

@@ -386,7 +386,7 @@ const wanPairsValid = (view: RuleView): Problem[] => {
   const problems: Problem[] = [];
   const seen = new Map<string, string>();
   for (const key of Object.keys(view.wan.rttMs)) {
-    const path = `wan.rttMs.${key}`;
+    const path = `wan.rttMs[${JSON.stringify(key)}]`;
     const pair = key.split("/");
     if (pair.length !== 2 || pair[0] === pair[1]) {
       problems.push({ path, message: `is not a pair of two different regions; expected <region>/<region>, e.g. ${[...names].slice(0, 2).join("/")}` });
@@ -399,7 +399,7 @@ const wanPairsValid = (view: RuleView): Problem[] => {
     }
     const canonical = [...pair].sort().join("/");
     const earlier = seen.get(canonical);
-    if (earlier !== undefined) problems.push({ path, message: `is the same pair as wan.rttMs.${earlier}; expected each pair of regions once` });
+    if (earlier !== undefined) problems.push({ path, message: `is the same pair as wan.rttMs[${JSON.stringify(earlier)}]; expected each pair of regions once` });
     else seen.set(canonical, key);
   }
   return problems;

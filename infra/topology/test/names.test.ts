@@ -45,8 +45,10 @@ describe("derived names", () => {
     const local = parseTopology(stringify(raw), "inline");
     assert.equal(backboneHostPort(local.regions[0]!, 1), undefined);
     raw.regions[0].dockerHost = "ssh://north.hosts.test";
+    raw.regions[0].backboneAddress = "north.hosts.test";
     raw.regions[0].backbonePort = 28500;
     raw.regions[1].dockerHost = "ssh://south.hosts.test";
+    raw.regions[1].backboneAddress = "south.hosts.test";
     raw.regions[1].backbonePort = 28600;
     const remote = parseTopology(stringify(raw), "inline");
     assert.equal(backboneHostPort(remote.regions[0]!, 1), 28501);

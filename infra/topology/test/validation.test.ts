@@ -379,30 +379,69 @@ describe("topology validation", () => {
     assertOnlyProblem(ingress, "ports.envoyStats", "9902 is also ports.ingress and both listen in an ingress container");
   });
 
-  it("Region: dockerHost needs backbonePort, and once one region sets dockerHost every region does", () => {
+  it("Region: dockerHost needs backbonePort and backboneAddress, and once one region sets dockerHost every region does", () => {
     const valid = validRaw();
     valid.regions[0].dockerHost = "ssh://deploy@north.hosts.test";
     valid.regions[0].backbonePort = 28500;
+    valid.regions[0].backboneAddress = "north.hosts.test";
     valid.regions[1].dockerHost = "tcp://10.0.0.7:2376";
     valid.regions[1].backbonePort = 28600;
+    valid.regions[1].backboneAddress = "10.0.0.7";
+    valid.regions[1].publishAddress = "0.0.0.0";
     assert.deepEqual(problemsOf(valid), []);
+    const noAddress = structuredClone(valid);
+    delete noAddress.regions[0].backboneAddress;
+    assertOnlyProblem(noAddress, "regions[0].backboneAddress", "is missing while dockerHost is set; expected the address on that host where peers on other hosts reach its backbone ports");
+    const badAddress = structuredClone(valid);
+    badAddress.regions[1].backboneAddress = "10.0.0.7:28600";
+    assertOnlyProblem(badAddress, "regions[1].backboneAddress", `"10.0.0.7:28600" is not a valid address; expected an IPv4 address or a lowercase DNS hostname, without port`);
+    const badPublish = structuredClone(valid);
+    badPublish.regions[1].publishAddress = "localhost";
+    assertOnlyProblem(badPublish, "regions[1].publishAddress", `"localhost" is not a valid IPv4 address`);
+    const addressAlone = validRaw();
+    addressAlone.regions[0].publishAddress = "0.0.0.0";
+    assertOnlyProblem(addressAlone, "regions[0].publishAddress", `"0.0.0.0" is set without dockerHost; expected publishAddress only together with dockerHost`);
     const noPort = structuredClone(valid);
     delete noPort.regions[1].backbonePort;
     assertOnlyProblem(noPort, "regions[1].backbonePort", "is missing while dockerHost is set");
     const partial = structuredClone(valid);
     delete partial.regions[1].dockerHost;
     delete partial.regions[1].backbonePort;
+    delete partial.regions[1].backboneAddress;
+    delete partial.regions[1].publishAddress;
     assertOnlyProblem(partial, "regions[1].dockerHost", "is missing while regions[0] sets one");
     const badScheme = structuredClone(valid);
     badScheme.regions[1].dockerHost = "unix:///var/run/docker.sock";
     assertOnlyProblem(badScheme, "regions[1].dockerHost", `"unix:///var/run/docker.sock" is not a valid Docker host; expected ssh://`);
   });
 
+  it("WAN: round trips name two different known regions, each pair once, 0 to 2000 ms", () => {
+    const valid = validRaw();
+    const [a, b] = [valid.regions[0].name, valid.regions[1].name];
+    valid.wan = { rttMs: { [`${a}/${b}`]: 80 } };
+    assert.deepEqual(problemsOf(valid), []);
+    assert.equal(validateTopology(valid).wan?.rttMs[`${a}/${b}`], 80);
+    const self = structuredClone(valid);
+    self.wan.rttMs = { [`${a}/${a}`]: 10 };
+    assertOnlyProblem(self, `wan.rttMs["${a}/${a}"]`, "is not a pair of two different regions; expected <region>/<region>");
+    const unknown = structuredClone(valid);
+    unknown.wan.rttMs = { [`${a}/mars`]: 10 };
+    assertOnlyProblem(unknown, `wan.rttMs["${a}/mars"]`, "names unknown region(s) mars");
+    const twice = structuredClone(valid);
+    twice.wan.rttMs = { [`${a}/${b}`]: 10, [`${b}/${a}`]: 20 };
+    assertOnlyProblem(twice, `wan.rttMs["${b}/${a}"]`, `is the same pair as wan.rttMs["${a}/${b}"]; expected each pair of regions once`);
+    const far = structuredClone(valid);
+    far.wan.rttMs = { [`${a}/${b}`]: 2001 };
+    assertOnlyProblem(far, `wan.rttMs["${a}/${b}"]`, "2001 is out of range; expected a round-trip time in milliseconds, an integer from 0 to 2000");
+  });
+
   it("Ports: backbone host ports of a region's POPs (backbonePort + i) do not clash", () => {
     const invalid = validRaw();
     invalid.regions[0].dockerHost = "ssh://north.hosts.test";
+    invalid.regions[0].backboneAddress = "north.hosts.test";
     invalid.regions[0].backbonePort = 29000; // pops take 29000 and 29001; 29001 is a statsPort
     invalid.regions[1].dockerHost = "ssh://south.hosts.test";
+    invalid.regions[1].backboneAddress = "south.hosts.test";
     invalid.regions[1].backbonePort = 28600;
     assertOnlyProblem(invalid, "regions[0].backbonePort (+1 for pops[1])", "29001 is already used as a published host port at regions[0].pops[0].statsPort");
   });
@@ -457,7 +496,7 @@ describe("topology validation", () => {
   it("Shape: unknown fields are rejected with the known ones listed", () => {
     const invalid = validRaw();
     invalid.regions[0].dockerhost = "ssh://north.hosts.test";
-    assertOnlyProblem(invalid, "regions[0].dockerhost", "unknown field; expected one of name, jurisdiction, dockerHost, backbonePort, pops, datacenter");
+    assertOnlyProblem(invalid, "regions[0].dockerhost", "unknown field; expected one of name, jurisdiction, dockerHost, backbonePort, backboneAddress, publishAddress, pops, datacenter");
   });
 
   it("Shape: missing required fields are named", () => {
