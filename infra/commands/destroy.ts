@@ -30,7 +30,8 @@ export async function destroy(options: { quiet?: boolean } = {}): Promise<Projec
   if (result.code !== 0 && options.quiet) console.error(result.output.slice(-6000));
   // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
   // recorded, so anything still carrying the project's label is removed too, on every region's engine.
-  const engines = enginesOf(topology).map((e) => e.host);
+  // The local engine too: it holds the services image the deploy built and sent to remote engines.
+  const engines = [...new Set([undefined, ...enginesOf(topology).map((e) => e.host)])];
   const leftover = sumObjects(engines.map((host) => projectObjects(topology.project, host)));
   const errors: string[] = [];
   await step("remove leftovers", () => {

@@ -1,6 +1,6 @@
 // What every fault scenario shares: its typed result row, the restore stack that undoes a fault
 // on any exit, Docker actions, and the timeline (clean load, fault, optional restore, k6 ends).
-import { onEngine } from "../../infra/commands/engines.ts";
+import { enginesOf, onEngine } from "../../infra/commands/engines.ts";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../scripts/toolchain/commands.ts";
@@ -214,7 +214,8 @@ export async function runWithFault(
 
 /** After a restore: every container healthy again and every POP routing every tenant to its owner. */
 async function waitEdgeHealthy(ctx: ScenarioContext): Promise<void> {
-  const unhealthy = await waitHealthy(ctx.topology.project, listContainers(ctx.topology).map((c) => c.name), 120_000);
+  const engines = enginesOf(ctx.topology).map((e) => e.host);
+  const unhealthy = await waitHealthy(ctx.topology.project, listContainers(ctx.topology).map((c) => c.name), 120_000, engines);
   if (unhealthy.length > 0) throw new Error(`not healthy after the restore: ${unhealthy.map((c) => `${c.name} (${c.state}, ${c.health})`).join(", ")}`);
   const misrouted = await checkRouting(ctx.topology, ctx.outputs.pops, ctx.outputs.ca, 60_000);
   if (misrouted.length > 0) throw new Error(`routing not restored: ${misrouted.slice(0, 3).join("; ")}`);
