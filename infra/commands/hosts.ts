@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { run, runOrFail, StepError } from "../../scripts/toolchain/commands.ts";
+import { run, runOrFail, StepError, which } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import type { Region, Topology } from "../topology/model.ts";
@@ -77,6 +77,10 @@ export function harnessHosts(topology: Topology): HarnessHost[] {
 
 /** A root filesystem of symlinks into /usr: the engine runs this machine's dockerd, mounted read-only. */
 function ensureEngineImage(): void {
+  const dockerd = which("dockerd");
+  if (!dockerd?.startsWith("/usr/")) {
+    throw new StepError("build the engine image", `the engines run this machine's dockerd from /usr, found ${dockerd ?? "none"}`, "run `npm run setup` (installs Debian's docker.io)");
+  }
   if (run("docker", ["image", "inspect", ENGINE_IMAGE]).code === 0) return;
   const dir = mkdtempSync(join(tmpdir(), "edgerim-engine-"));
   try {
@@ -114,7 +118,7 @@ function startEngine(project: string, host: HarnessHost): void {
     "-p", `127.0.0.1:${host.apiPort}:${ENGINE_API_PORT}`,
     ...host.ports.flatMap((port) => ["-p", `127.0.0.1:${port}:${port}`]),
     ENGINE_IMAGE,
-    "/usr/sbin/dockerd", "--host", `tcp://${host.publishAddress}:${ENGINE_API_PORT}`, "--tls=false",
+    "dockerd", "--host", `tcp://${host.publishAddress}:${ENGINE_API_PORT}`, "--tls=false",
   ]);
   runOrFail(`connect engine ${name}`, "read `docker network inspect`", "docker", ["network", "connect", "--ip", host.backboneAddress, wanNetworkName(project), name]);
   runOrFail(`start engine ${name}`, `read \`docker logs ${name}\``, "docker", ["start", name]);

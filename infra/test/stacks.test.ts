@@ -157,6 +157,8 @@ test("nofile: a lower daemon limit clamps nofile, lowers connections.global to n
   const roomy = decideNofile(resources, 40000);
   assert.deepEqual([roomy.nofile, roomy.connections], [40000, { perListener: 8192, global: 16384 }]);
   assert.match(roomy.warning!, /^WARNING: resources\.nofile is 262144 but the Docker daemon's open-files hard limit is 40000; Envoy containers get nofile=40000\. Raise/);
+  // Measured on a region's own engine: the same line, naming that host.
+  assert.match(decideNofile(resources, 40000, "tcp://127.0.0.1:23751").warning!, /^WARNING: resources\.nofile is 262144 but the Docker daemon's \(at tcp:\/\/127\.0\.0\.1:23751\) open-files hard limit is 40000; Envoy containers get nofile=40000\. Raise/);
   // global over 20001 / 2: lowered to the floor; perListener still fits.
   const tight = decideNofile(resources, 20001);
   assert.deepEqual([tight.nofile, tight.connections], [20001, { perListener: 8192, global: 10000 }]);
