@@ -36,6 +36,7 @@ export class RegionStack extends EdgeStack {
       labels: objectLabels(project, "inner", "network", region.name),
     });
     let backboneNetwork = backboneNetworkName(project);
+    const images: Image[] = [];
     if (remote) {
       // A region on another Docker host gets its own backbone bridge there; peers reach its POPs
       // through their published backbone ports.
@@ -45,8 +46,10 @@ export class RegionStack extends EdgeStack {
         labels: objectLabels(project, "backbone", "network", region.name),
       }).name;
       // The deploy sends both images to that engine first (engines.ts): nothing is pulled.
-      new Image(this, "envoy-image", { name: inputs.images.envoy, keepLocally: true });
-      new Image(this, "upstreams-image", { name: inputs.images.upstreams, keepLocally: false });
+      images.push(
+        new Image(this, "envoy-image", { name: inputs.images.envoy, keepLocally: true }),
+        new Image(this, "upstreams-image", { name: inputs.images.upstreams, keepLocally: false }),
+      );
     }
 
     const datacenter = new Datacenter(this, "datacenter", {
@@ -121,5 +124,10 @@ export class RegionStack extends EdgeStack {
       };
       new TerraformOutput(this, `pop-${pop.name}-urls`, { value: output });
     });
+    // On its own engine a region holds its images: containers are created after them and removed
+    // before them (a destroy would otherwise try to remove an image still in use).
+    for (const container of [...datacenter.containers, ...this.pops.map((p) => p.container)]) {
+      container.dependsOn = [...(container.dependsOn ?? []), ...images.map((image) => image.fqn)];
+    }
   }
 }
