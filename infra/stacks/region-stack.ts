@@ -127,7 +127,7 @@ export class RegionStack extends EdgeStack {
     // On its own engine a region holds its images: containers are created after them and removed
     // before them (a destroy would otherwise try to remove an image still in use).
     for (const container of [...datacenter.containers, ...this.pops.map((p) => p.container)]) {
-      container.dependsOn = [...(container.dependsOn ?? []), ...images.map((image) => image.fqn)];
+      container.dependsOn = [...(container.dependsOn ?? []), ...images.map((image) => `${image.terraformResourceType}.${image.friendlyUniqueId}`)];
     }
   }
 }

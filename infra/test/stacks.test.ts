@@ -322,7 +322,7 @@ test("RegionStack: a region on another Docker host gets its own provider host, b
   assert.ok(southPop.ports!.some((p) => p.internal === topology.ports.popClient && p.ip === "0.0.0.0"), "south publishes its clients on its publishAddress");
   const northPop = containers(north).find((c) => label(c, LABEL_ROLE) === "pop")!;
   assert.deepEqual([...new Set(northPop.ports!.filter((p) => p.internal !== topology.ports.popBackbone).map((p) => p.ip))], ["127.0.0.1"], "north publishes client, TLS and stats on loopback (no publishAddress)");
-  const images = Object.keys(south.resource.docker_image!).map((id) => `\${docker_image.${id}}`).sort();
+  const images = Object.keys(south.resource.docker_image!).map((id) => `docker_image.${id}`).sort();
   assert.equal(images.length, 2, "south holds the Envoy and services images on its own engine");
   for (const c of containers(south)) assert.deepEqual([...(c.depends_on ?? [])].sort(), images, `${c.name} is created after, and removed before, its engine's images`);
   const southOutput = Object.values(south.output!)[0]!.value;
