@@ -6,7 +6,8 @@ import { projectObjects, removeNetwork, type ProjectObjects } from "./docker-obj
 import { describeEngine, enginesOf, onEngine } from "./engines.ts";
 import { reportFailure, step } from "./step.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { cdktfOutputsPath, outputsPath } from "./outputs.ts";
 import { FILTER_WASM } from "../deploy-inputs.ts";
 
 const sumObjects = (all: ProjectObjects[]): ProjectObjects => ({
@@ -51,6 +52,8 @@ export async function destroy(options: { quiet?: boolean } = {}): Promise<Projec
     const left = remaining.map(({ host, objects }) => `${describeEngine(host)}: ${JSON.stringify(objects)}`).join("; ");
     throw new Error(`destroy left objects behind: ${left}${errors.length ? `; ${errors.join("; ")}` : ""}`);
   }
+  // Nothing is deployed any more: a later deploy must not plan a rolling update over stale outputs.
+  for (const file of [outputsPath(), cdktfOutputsPath()]) rmSync(file, { force: true });
   if (result.code !== 0) console.warn(`destroy: cdktf destroy did not run cleanly (${result.output.split("\n").filter(Boolean).at(-1) ?? "see above"}); everything was removed by label`);
   console.log(`destroy: removed from ${engines.length} engine(s); leftovers swept: ${leftover.containers.length} container(s), ${leftover.networks.length} network(s), ${leftover.images.length} image(s)`);
   return leftover;

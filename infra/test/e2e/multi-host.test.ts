@@ -138,6 +138,7 @@ test("destroy: nothing of the deploy is left on any engine", async () => {
   await destroy({ quiet: true });
   deployed = false;
   for (const { host } of engines) assert.deepEqual(projectObjects(topology.project, host), { containers: [], networks: [], images: [] }, `${host}`);
+  assert.equal(existsSync(join(stateDir, "outputs.json")), false, "no outputs of a deploy that is gone");
 });
 
 test("hosts down: nothing of the harness is left on this machine", async () => {
