@@ -1,5 +1,5 @@
 // npm run doctor: what is installed, and proof that each piece works (not just that it exists).
-import { enginesOf, onEngine } from "../infra/commands/engines.ts";
+import { engineSilence, enginesOf, onEngine } from "../infra/commands/engines.ts";
 import { loadTopology, topologyPath } from "../infra/topology/load.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -111,12 +111,11 @@ function dockerNofileHardLimit(host?: string): string {
 function proveRegionEngines(): Proof[] {
   const topology = loadTopology(topologyPath());
   return enginesOf(topology).filter((e) => e.host !== undefined).map((engine) => {
-    const r = run("docker", onEngine(engine.host, ["version", "--format", "{{.Server.Version}}"]), { timeout: 15_000 });
-    const ok = r.code === 0 && r.stdout.trim() !== "";
+    const silence = engineSilence(engine.host);
     return {
       name: `engine of ${engine.regions.join(", ")}`,
-      ok,
-      detail: ok ? `${engine.host}: ${r.stdout.trim()}, open-files hard limit ${dockerNofileHardLimit(engine.host)}` : `${engine.host}: ${lastLine(r)}`,
+      ok: silence === undefined,
+      detail: silence === undefined ? `${engine.host}: answers, open-files hard limit ${dockerNofileHardLimit(engine.host)}` : `${engine.host}: ${silence}`,
       fix: "start that engine (local harness: `npm run hosts -- up`) or correct the region's dockerHost",
     };
   });

@@ -1,7 +1,8 @@
 // npm run deploy [-- --region <name> ...] [--roll]: setup, build, render, `cdktf deploy` of every stack
 // (or the shared stack and the named regions), then wait until every container is healthy and write
 // .edge/outputs.json. Over a running deploy, POPs the change replaces are replaced one at a time first
-// (rolling.ts); --roll replaces every POP that way even without a change.
+// (rolling.ts); --roll replaces every POP that way even without a change. A region with a dockerHost
+// is deployed on that engine, which gets the images first (engines.ts).
 import { parseArgs } from "node:util";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@ import { run } from "../../scripts/toolchain/commands.ts";
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import { cdktf, terraformEnv } from "./cdktf-cli.ts";
 import { projectObjects, removeNetwork, type ProjectObjects } from "./docker-objects.ts";
-import { describeEngine, enginesOf, onEngine } from "./engines.ts";
+import { describeEngine, engineSilence, enginesOf, onEngine } from "./engines.ts";
 import { reportFailure, step } from "./step.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { existsSync, rmSync } from "node:fs";
@@ -32,7 +32,14 @@ export async function destroy(options: { quiet?: boolean } = {}): Promise<Projec
   // Terraform removes what its state knows; a deploy that failed half-way can leave objects it never
   // recorded, so anything still carrying the project's label is removed too, on every region's engine.
   // The local engine too: it holds the services image the deploy built and sent to remote engines.
-  const engines = [...new Set([undefined, ...enginesOf(topology).map((e) => e.host)])];
+  const all = [...new Set([undefined, ...enginesOf(topology).map((e) => e.host)])];
+  // An engine that does not answer holds nothing this can remove (the harness's engines after `hosts
+  // down` hold nothing at all); it is named, not counted as swept.
+  const engines = all.filter((host) => {
+    const why = engineSilence(host);
+    if (why !== undefined) console.warn(`destroy: ${describeEngine(host)} does not answer (${why}); nothing on it was removed`);
+    return why === undefined;
+  });
   const leftover = sumObjects(engines.map((host) => projectObjects(topology.project, host)));
   const errors: string[] = [];
   await step("remove leftovers", () => {

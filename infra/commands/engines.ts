@@ -46,9 +46,8 @@ const ENGINE_ANSWER_MS = 15_000;
  */
 export function assertEnginesAnswer(topology: Topology): void {
   for (const engine of enginesOf(topology).filter((e) => e.host !== undefined)) {
-    const r = run("docker", onEngine(engine.host, ["version", "--format", "{{.Server.Version}}"]), { timeout: ENGINE_ANSWER_MS });
-    if (r.code !== 0 || r.stdout.trim() === "") {
-      const why = (r.stderr.trim().split("\n").at(-1) ?? "") || `no answer within ${ENGINE_ANSWER_MS / 1000} s`;
+    const why = engineSilence(engine.host);
+    if (why !== undefined) {
       throw new StepError(
         "reach every region's Docker Engine",
         `region(s) ${engine.regions.join(", ")}: ${describeEngine(engine.host)} does not answer (${why})`,
@@ -56,6 +55,13 @@ export function assertEnginesAnswer(topology: Topology): void {
       );
     }
   }
+}
+
+/** Why an engine does not answer its version; undefined when it does. */
+export function engineSilence(host: string | undefined): string | undefined {
+  const r = run("docker", onEngine(host, ["version", "--format", "{{.Server.Version}}"]), { timeout: ENGINE_ANSWER_MS });
+  if (r.code === 0 && r.stdout.trim() !== "") return undefined;
+  return (r.stderr.trim().split("\n").at(-1) ?? "") || `no answer within ${ENGINE_ANSWER_MS / 1000} s`;
 }
 
 /** The image ID `tag` has on an engine; undefined when the engine has no such image. */
