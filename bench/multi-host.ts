@@ -13,7 +13,7 @@ import { deploy } from "../infra/commands/deploy.ts";
 import { destroy } from "../infra/commands/destroy.ts";
 import { hostsDown, hostsUp } from "../infra/commands/hosts.ts";
 import { runLoad } from "../load/run.ts";
-import type { LatencyCell } from "../load/lib/latency-matrix.ts";
+import { hopCosts, type LatencyCell } from "../load/lib/latency-matrix.ts";
 import { rttMs } from "../edge/wan.ts";
 import type { Topology } from "../infra/topology/model.ts";
 import { runBenchCommand, UsageError } from "./cli.ts";
@@ -48,23 +48,20 @@ async function timedDeploy(): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** A cell's expectation: the pair's RTT plus the owner region served locally (its own diagonal cell). */
+/** The matrix as a table; off the diagonal each cell with its pair's RTT and its distance from RTT + local (hopCosts). */
 function latencyTable(cells: LatencyCell[], t: Topology): { rows: string[]; worst: number } {
-  const cell = (e: string, o: string) => cells.find((c) => c.entryRegion === e && c.ownerRegion === o)!;
-  const rows: string[] = [];
-  let worst = 0;
-  for (const entry of t.regions) {
-    const parts = t.regions.map((owner) => {
-      const c = cell(entry.name, owner.name);
-      if (entry.name === owner.name) return `${c.p50Ms.toFixed(1)} / ${c.p95Ms.toFixed(1)} (local)`;
-      const expected = rttMs(t, entry.name, owner.name) + cell(owner.name, owner.name).p50Ms;
-      const off = (c.p50Ms - expected) / expected;
-      worst = Math.max(worst, Math.abs(off));
-      return `${c.p50Ms.toFixed(1)} / ${c.p95Ms.toFixed(1)} (RTT ${rttMs(t, entry.name, owner.name)}; ${off >= 0 ? "+" : ""}${(off * 100).toFixed(0)}%)`;
+  const regions = t.regions.map((r) => r.name);
+  const hops = hopCosts(cells, regions, (a, b) => rttMs(t, a, b));
+  const rows = regions.map((entry) => {
+    const parts = regions.map((owner) => {
+      const c = cells.find((cell) => cell.entryRegion === entry && cell.ownerRegion === owner)!;
+      const hop = hops.find((h) => h.entryRegion === entry && h.ownerRegion === owner);
+      const note = hop ? `RTT ${hop.rttMs}; ${hop.deviation >= 0 ? "+" : ""}${(hop.deviation * 100).toFixed(0)}%` : "local";
+      return `${c.p50Ms.toFixed(1)} / ${c.p95Ms.toFixed(1)} (${note})`;
     });
-    rows.push(`| ${entry.name} | ${parts.join(" | ")} |`);
-  }
-  return { rows, worst };
+    return `| ${entry} | ${parts.join(" | ")} |`;
+  });
+  return { rows, worst: Math.max(...hops.map((h) => Math.abs(h.deviation))) };
 }
 
 runBenchCommand<Cli>({

@@ -17,6 +17,7 @@ import { run, runOrFail, StepError, which } from "../../scripts/toolchain/comman
 import { loadTopology, topologyPath } from "../topology/load.ts";
 import { repoRoot } from "../../scripts/toolchain/paths.ts";
 import type { Region, Topology } from "../topology/model.ts";
+import { IPV4_PATTERN } from "../topology/schema.ts";
 import { isEntryPoint } from "../../upstreams/service-process.ts";
 import { describeEngine, onEngine } from "./engines.ts";
 import { reportFailure, step } from "./step.ts";
@@ -52,7 +53,7 @@ export function harnessHosts(topology: Topology): HarnessHost[] {
     const at = `regions[${index}]`;
     const api = region.dockerHost?.match(/^tcp:\/\/127\.0\.0\.1:(\d+)$/);
     if (!api) problems.push(`${at}.dockerHost: ${region.dockerHost ?? "missing"}; the harness serves tcp://127.0.0.1:<port>`);
-    const ipv4 = (value: string | undefined) => value !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(value);
+    const ipv4 = (value: string | undefined) => value !== undefined && IPV4_PATTERN.test(value);
     if (!ipv4(region.backboneAddress)) problems.push(`${at}.backboneAddress: ${region.backboneAddress ?? "missing"}; the harness needs an IPv4 address`);
     if (!ipv4(region.publishAddress)) problems.push(`${at}.publishAddress: ${region.publishAddress ?? "missing"}; the harness needs an IPv4 address`);
     if (!api || !ipv4(region.backboneAddress) || !ipv4(region.publishAddress)) return undefined;
@@ -147,10 +148,11 @@ export async function hostsUp(topology: Topology): Promise<void> {
   for (const host of hosts) console.log(`  ${host.region.padEnd(14)} tcp://127.0.0.1:${host.apiPort}  backbone ${host.backboneAddress}  private ${host.publishAddress}`);
 }
 
+const list = (args: string[]) => run("docker", args).stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+
 /** What the harness left on this machine: its containers, networks and image. */
 export function harnessObjects(project: string): string[] {
   const filter = `label=${LABEL_HOSTS}=${project}`;
-  const list = (args: string[]) => run("docker", args).stdout.split("\n").map((l) => l.trim()).filter(Boolean);
   return [
     ...list(["ps", "-a", "--filter", filter, "--format", "container {{.Names}}"]),
     ...list(["network", "ls", "--filter", filter, "--format", "network {{.Name}}"]),
@@ -162,9 +164,9 @@ export function harnessObjects(project: string): string[] {
 export async function hostsDown(topology: Topology): Promise<void> {
   const filter = `label=${LABEL_HOSTS}=${topology.project}`;
   await step("remove engines and networks", () => {
-    const containers = run("docker", ["ps", "-aq", "--filter", filter]).stdout.split("\n").filter(Boolean);
+    const containers = list(["ps", "-aq", "--filter", filter]);
     if (containers.length > 0) run("docker", ["rm", "-f", "-v", ...containers]);
-    const networks = run("docker", ["network", "ls", "-q", "--filter", filter]).stdout.split("\n").filter(Boolean);
+    const networks = list(["network", "ls", "-q", "--filter", filter]);
     if (networks.length > 0) run("docker", ["network", "rm", ...networks]);
     run("docker", ["rmi", ENGINE_IMAGE]);
   });

@@ -43,3 +43,27 @@ export function formatLatencyMatrix(cells: LatencyCell[], regions: string[]): st
   const rows = regions.map((entry) => [entry.padEnd(width), ...regions.map((owner) => cell(entry, owner).padEnd(width))].join(""));
   return ["latency by entry x owner region, ms (p50 / p95):", header, ...rows].join("\n");
 }
+
+/** A cell off the diagonal beside its expectation: the pair's round trip plus the owner's own (local) p50. */
+export interface HopCost {
+  entryRegion: string;
+  ownerRegion: string;
+  rttMs: number;
+  localMs: number;
+  measuredMs: number;
+  /** (measured - expected) / expected. */
+  deviation: number;
+}
+
+export function hopCosts(cells: LatencyCell[], regions: string[], rttMs: (a: string, b: string) => number): HopCost[] {
+  const p50 = (entry: string, owner: string) => cells.find((c) => c.entryRegion === entry && c.ownerRegion === owner)?.p50Ms;
+  return regions.flatMap((entryRegion) =>
+    regions.filter((ownerRegion) => ownerRegion !== entryRegion).flatMap((ownerRegion) => {
+      const measuredMs = p50(entryRegion, ownerRegion);
+      const localMs = p50(ownerRegion, ownerRegion);
+      if (measuredMs === undefined || localMs === undefined) return [];
+      const rtt = rttMs(entryRegion, ownerRegion);
+      return [{ entryRegion, ownerRegion, rttMs: rtt, localMs, measuredMs, deviation: (measuredMs - (rtt + localMs)) / (rtt + localMs) }];
+    }),
+  );
+}
